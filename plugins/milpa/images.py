@@ -1,0 +1,181 @@
+"""Photos made safe and small: orientation applied, every metadata byte dropped, resized.
+
+The pure part takes image bytes and returns encoded renditions; ``RenditionCache`` is the
+one place that reads source files and keeps results on disk, so a rebuild does not
+re-encode a photo that has not changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import blurhash
+from PIL import Image, ImageOps
+
+WEBP = "image/webp"
+JPEG = "image/jpeg"
+_EXTENSIONS = {WEBP: "webp", JPEG: "jpg"}
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff"})
+# Bump when the pipeline changes what it writes, so cached renditions are redone.
+PIPELINE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    widths: tuple[int, ...] = (320, 640, 1024)
+    webp_quality: int = 70
+    jpeg_quality: int = 72
+    # The smallest rendition in grayscale, for the slowest links.
+    grayscale_smallest: bool = False
+
+    def fingerprint(self) -> str:
+        return json.dumps([PIPELINE_VERSION, asdict(self)], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str  # file name inside the media folder
+    width: int
+    height: int
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    """Everything a page or an ActivityPub attachment needs to show a photo."""
+
+    width: int
+    height: int
+    blurhash: str
+    renditions: tuple[Rendition, ...]
+
+    def of_type(self, media_type: str) -> list[Rendition]:
+        return [r for r in self.renditions if r.media_type == media_type]
+
+    def smallest(self, media_type: str = JPEG) -> Rendition:
+        return self.of_type(media_type)[0]
+
+    def largest(self, media_type: str = JPEG) -> Rendition:
+        return self.of_type(media_type)[-1]
+
+    def closest(self, width: int, media_type: str = JPEG) -> Rendition:
+        """The smallest rendition at least ``width`` wide (or the largest there is)."""
+        wide_enough = [r for r in self.of_type(media_type) if r.width >= width]
+        return wide_enough[0] if wide_enough else self.largest(media_type)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ProcessedImage:
+        renditions = tuple(Rendition(**r) for r in data["renditions"])
+        return cls(data["width"], data["height"], data["blurhash"], renditions)
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation, then forget every metadata field and colour mode quirk."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, "white")
+        background.paste(image, mask=image.getchannel("A"))
+        image = background
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    return image
+
+
+def target_widths(original_width: int, widths: tuple[int, ...]) -> list[int]:
+    """Widths to render: the configured ones below the original, never an upscale."""
+    chosen = sorted(w for w in widths if w < original_width)
+    if original_width <= max(widths):
+        chosen.append(original_width)
+    return chosen or [original_width]
+
+
+def resized(image: Image.Image, width: int) -> Image.Image:
+    height = max(1, round(image.height * width / image.width))
+    return image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def encoded(image: Image.Image, media_type: str, quality: int) -> bytes:
+    """Encode with no EXIF, XMP, IPTC, ICC or comment: only pixels leave this function."""
+    clean = Image.frombytes(image.mode, image.size, image.tobytes())
+    buffer = io.BytesIO()
+    if media_type == JPEG:
+        clean.save(buffer, "JPEG", quality=quality, optimize=True, progressive=True)
+    else:
+        clean.save(buffer, "WEBP", quality=quality, method=6)
+    return buffer.getvalue()
+
+
+def blurhash_of(image: Image.Image) -> str:
+    """A 4×3-component blurhash, computed on a thumbnail (Mastodon's choice of size)."""
+    thumbnail = image.copy()
+    thumbnail.thumbnail((32, 32))
+    pixels = list(thumbnail.getdata())
+    rows = [pixels[y * thumbnail.width : (y + 1) * thumbnail.width] for y in range(thumbnail.height)]
+    return blurhash.encode(rows, components_x=4, components_y=3)
+
+
+def safe_stem(name: str) -> str:
+    stem = re.sub(r"[^a-z0-9]+", "-", Path(name).stem.lower()).strip("-")
+    return stem[:40] or "photo"
+
+
+def render(source: bytes, stem: str, options: ImageOptions) -> tuple[ProcessedImage, dict[str, bytes]]:
+    """Source image bytes → (description, {file name: encoded bytes}). Pure."""
+    with Image.open(io.BytesIO(source)) as opened:
+        # Let the JPEG decoder skip detail we would throw away anyway.
+        opened.draft("RGB", (max(options.widths), max(options.widths)))
+        image = upright(opened)
+    digest = hashlib.sha256(source).hexdigest()[:10]
+    files: dict[str, bytes] = {}
+    renditions: list[Rendition] = []
+    widths = target_widths(image.width, options.widths)
+    for media_type in (WEBP, JPEG):
+        for width in widths:
+            version = resized(image, width) if width != image.width else image
+            quality = options.webp_quality if media_type == WEBP else options.jpeg_quality
+            if options.grayscale_smallest and width == widths[0] and len(widths) > 1:
+                version = version.convert("L")
+            data = encoded(version, media_type, quality)
+            name = f"{stem}-{digest}-{width}.{_EXTENSIONS[media_type]}"
+            files[name] = data
+            renditions.append(Rendition(name, version.width, version.height, media_type, len(data)))
+    largest = renditions[len(widths) - 1]
+    described = ProcessedImage(largest.width, largest.height, blurhash_of(image), tuple(renditions))
+    return described, files
+
+
+class RenditionCache:
+    """Renditions on disk, keyed by the source's bytes and the pipeline's options."""
+
+    def __init__(self, folder: Path, options: ImageOptions) -> None:
+        self.folder = folder
+        self.options = options
+
+    def process(self, source: bytes, name: str) -> tuple[ProcessedImage, Path]:
+        """The photo's description and the folder holding its renditions, made if new."""
+        key = hashlib.sha256(source + self.options.fingerprint().encode()).hexdigest()
+        entry = self.folder / key[:24]
+        meta = entry / "meta.json"
+        if meta.exists():
+            return ProcessedImage.from_json(json.loads(meta.read_text())), entry
+        described, files = render(source, safe_stem(name), self.options)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))
+        for file_name, data in files.items():
+            (staging / file_name).write_bytes(data)
+        (staging / "meta.json").write_text(json.dumps(asdict(described)))
+        try:
+            os.replace(staging, entry)
+        except OSError:  # another build wrote the same entry first; theirs is identical
+            shutil.rmtree(staging, ignore_errors=True)
+        return described, entry

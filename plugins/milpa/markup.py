@@ -1,0 +1,76 @@
+"""HTML for photos and videos: responsive, lazy, sized, and nothing loaded before it is needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from .images import JPEG, WEBP, ProcessedImage, Rendition
+from .video import ProcessedVideo
+
+# The story column is at most 40em wide; below that, photos fill the screen.
+COLUMN_SIZES = "(min-width: 42em) 40em, 100vw"
+THUMBNAIL_SIZES = "8em"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A processed photo as published: its renditions, its alt text and where they live."""
+
+    image: ProcessedImage
+    alt: str
+    base_url: str  # URL of the media folder, without trailing slash
+    source: str  # path inside content/, for messages and later federation
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
+
+    def srcset(self, media_type: str) -> str:
+        return ", ".join(f"{self.url(r.name)} {r.width}w" for r in self.image.of_type(media_type))
+
+    def picture(self, sizes: str = COLUMN_SIZES, lazy: bool = True, width: int = 640) -> str:
+        """A ``<picture>``: WebP where the browser takes it, JPEG otherwise."""
+        fallback = self.image.closest(width, JPEG)
+        loading = ' loading="lazy"' if lazy else ""
+        return (
+            f'<picture><source type="{WEBP}" srcset="{self.srcset(WEBP)}" sizes="{sizes}">'
+            f'<img src="{self.url(fallback.name)}" srcset="{self.srcset(JPEG)}" sizes="{sizes}" '
+            f'width="{fallback.width}" height="{fallback.height}" alt="{escape(self.alt)}"'
+            f'{loading} decoding="async"></picture>'
+        )
+
+    def thumbnail(self) -> str:
+        return self.picture(sizes=THUMBNAIL_SIZES, width=160)
+
+    def preview(self) -> Rendition:
+        """The small JPEG that link previews (Open Graph) fetch."""
+        return self.image.closest(640, JPEG)
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+@dataclass(frozen=True)
+class Video:
+    video: ProcessedVideo
+    poster: Photo
+    label: str
+
+    def html(self) -> str:
+        """Nothing is downloaded until the reader presses play; the size says what it costs."""
+        url = self.poster.url(self.video.name)
+        size = human_size(self.video.size)
+        poster = self.poster.image.closest(640, JPEG)
+        return (
+            f'<figure class="video"><video controls preload="none" '
+            f'poster="{self.poster.url(poster.name)}" width="{self.video.width}" '
+            f'height="{self.video.height}" aria-label="{escape(self.label)}">'
+            f'<source src="{url}" type="{self.video.media_type}"></video>'
+            f"<figcaption>{escape(self.label)} "
+            f'<a href="{url}" download>Download video ({size})</a></figcaption></figure>'
+        )

@@ -1,0 +1,69 @@
+"""Milpa's settings: ordinary Pelican settings with the ``MILPA_`` prefix, defaults here.
+
+Settings are read, never written back: the Pelican settings dict stays as the user gave it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .images import ImageOptions
+
+DEFAULTS: dict[str, Any] = {
+    # Output folder (under OUTPUT_PATH) for photo renditions, posters and videos.
+    "MILPA_MEDIA_PATH": "media",
+    # Rendition widths in pixels; a photo is never enlarged.
+    "MILPA_IMAGE_WIDTHS": (320, 640, 1024),
+    "MILPA_IMAGE_WEBP_QUALITY": 70,
+    "MILPA_IMAGE_JPEG_QUALITY": 72,
+    # Make the smallest rendition grayscale: about a third lighter, for the slowest links.
+    "MILPA_IMAGE_GRAYSCALE_SMALLEST": False,
+    # Where processed photos and videos are kept between builds (default: CACHE_PATH/milpa-media).
+    "MILPA_MEDIA_CACHE": None,
+    # `check` flags source photos bigger than this, to keep the repository small.
+    "MILPA_MAX_SOURCE_IMAGE_BYTES": 8_000_000,
+    # The moment expiry is judged against (default: the time of the build). For tests.
+    "MILPA_NOW": None,
+    # Language pages: a list of languages and one page of stories per language.
+    "MILPA_LANGUAGE_URL": "lang/{lang}/",
+    "MILPA_LANGUAGE_SAVE_AS": "lang/{lang}/index.html",
+    "MILPA_LANGUAGES_URL": "lang/",
+    "MILPA_LANGUAGES_SAVE_AS": "lang/index.html",
+    # Names shown for language tags, where a community prefers its own to CLDR's autonym.
+    "MILPA_LANGUAGE_NAMES": {},
+}
+
+
+def setting(settings: Mapping[str, Any], name: str) -> Any:
+    return settings.get(name, DEFAULTS[name])
+
+
+def image_options(settings: Mapping[str, Any]) -> ImageOptions:
+    return ImageOptions(
+        widths=tuple(setting(settings, "MILPA_IMAGE_WIDTHS")),
+        webp_quality=setting(settings, "MILPA_IMAGE_WEBP_QUALITY"),
+        jpeg_quality=setting(settings, "MILPA_IMAGE_JPEG_QUALITY"),
+        grayscale_smallest=setting(settings, "MILPA_IMAGE_GRAYSCALE_SMALLEST"),
+    )
+
+
+def media_cache_folder(settings: Mapping[str, Any]) -> Path:
+    configured = setting(settings, "MILPA_MEDIA_CACHE")
+    return Path(configured or Path(settings.get("CACHE_PATH", "cache")) / "milpa-media")
+
+
+def site_zone(settings: Mapping[str, Any]) -> tzinfo:
+    return ZoneInfo(settings.get("TIMEZONE") or "UTC")
+
+
+def now(settings: Mapping[str, Any]) -> datetime:
+    configured = setting(settings, "MILPA_NOW")
+    if configured is None:
+        return datetime.now(timezone.utc)
+    if isinstance(configured, str):
+        configured = datetime.fromisoformat(configured)
+    return configured if configured.tzinfo else configured.replace(tzinfo=site_zone(settings))

@@ -1,0 +1,118 @@
+"""What a story is made of: its front-matter fields and the rules for reading them.
+
+One table (``FIELDS``) drives ``publish.py new``, ``publish.py check`` and the field
+table in the README, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from dateutil import parser as date_parser
+
+
+@dataclass(frozen=True)
+class StoryField:
+    name: str  # as an editor writes it
+    meaning: str
+    example: str
+    required: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+FIELDS: tuple[StoryField, ...] = (
+    StoryField("Title", "The story's title.", "Water returns to the milpa", required=True),
+    StoryField("Date", "When the story was published (`YYYY-MM-DD HH:MM`, site time zone).",
+               "2026-05-03 09:30", required=True),
+    StoryField("Modified", "When the story was last changed in a way readers should know.",
+               "2026-05-04 18:00"),
+    StoryField("Authors", "One or more authors, separated by commas (`Author` also works).",
+               "Ixchel Tzoc, Rosa Ventura"),
+    StoryField("Territory", "The community or land the story is about (Pelican's category).",
+               "Sierra Norte", required=True),
+    StoryField("Tags", "Topics, separated by commas; each gets a page and becomes a hashtag.",
+               "water, seeds"),
+    StoryField("Lang", "The story's language as a BCP 47 tag: `es`, `en`, `fr`, `quc` "
+               "(K'iche'), `nah` (Nahuatl), `zap` (Zapotec)…", "es", required=True),
+    StoryField("Summary", "One or two sentences for listings and link previews.",
+               "The spring came back after the assembly protected the hillside."),
+    StoryField("Cover", "Path of the cover photo, relative to `content/`.", "photos/spring.jpg"),
+    StoryField("Cover-Alt", "What the cover photo shows, for people who cannot see it. "
+               "Required when there is a cover.", "Women carrying water jars along a trail"),
+    StoryField("Content-Warning", "Shown before the story, which stays folded until the reader "
+               "opens it.", "Police violence"),
+    StoryField("Pinned", "`true` keeps the story at the top of the home page.", "false"),
+    StoryField("Expires", "After this the story is no longer built: a date/time, or a duration "
+               "after `Date` such as `24h`, `3d`, `2w`.", "24h"),
+    StoryField("Slug", "The story's address; translations share the slug of the original.",
+               "water-returns"),
+    StoryField("Translation", "`true` on a translation of another story with the same `Slug`.",
+               "false"),
+    StoryField("Status", "`published` (default), `draft` or `hidden`, as in Pelican.", "published"),
+)
+PAGE_FIELDS: tuple[str, ...] = ("title", "lang", "slug", "status", "summary", "template",
+                                "save_as", "url", "translation", "order")
+# Pelican's own spellings that editors may reasonably use.
+ALIASES = {"author": "authors", "category": "territory"}
+KNOWN_KEYS = frozenset(f.key for f in FIELDS) | set(ALIASES) | set(PAGE_FIELDS)
+
+TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
+FALSE_WORDS = frozenset({"false", "no", "0", "off", ""})
+
+_DURATION_PART = re.compile(r"(\d+)\s*(w|d|h|m)", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+\s*[wdhm]\s*)+$", re.IGNORECASE)
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
+
+
+def parse_bool(value: str) -> bool:
+    """Read a yes/no field, refusing anything ambiguous."""
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"'{value}' is not true or false")
+
+
+def parse_date(value: str, zone: tzinfo) -> datetime:
+    """Parse a front-matter date; a date without time zone is in the site's zone."""
+    try:
+        parsed = date_parser.parse(value, default=datetime(2000, 1, 1))
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"'{value}' is not a date (write YYYY-MM-DD HH:MM)") from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def parse_duration(value: str) -> timedelta | None:
+    """``24h`` → 24 hours; ``1d12h`` → 36 hours; None when ``value`` is not a duration."""
+    if not _DURATION.match(value):
+        return None
+    seconds = sum(int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _DURATION_PART.findall(value))
+    return timedelta(seconds=seconds)
+
+
+def expiry_time(expires: str, published: datetime, zone: tzinfo) -> datetime:
+    """When a story stops being published: a duration after its date, or a date/time."""
+    duration = parse_duration(expires)
+    if duration is not None:
+        return published + duration
+    try:
+        return parse_date(expires, zone)
+    except ValueError:
+        raise ValueError(
+            f"'{expires}' is neither a date/time nor a duration such as 24h, 3d or 2w"
+        ) from None
+
+
+def is_expired(expires: str | None, published: datetime, now: datetime, zone: tzinfo) -> bool:
+    return bool(expires) and expiry_time(expires, published, zone) <= now
+
+
+def split_list(value: str | None) -> list[str]:
+    """Pelican's comma-separated lists (tags, authors), without empty items."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]

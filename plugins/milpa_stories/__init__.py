@@ -1,0 +1,24 @@
+"""Stories as a community publishes them: territories, languages, pins, warnings, expiry."""
+
+from pelican import signals
+
+from .fields import read_story_fields, territory_as_category
+from .languages import LanguagesGenerator
+from .listing import drop_expired, pinned_first
+
+
+def get_generators(_pelican: object) -> type[LanguagesGenerator]:
+    return LanguagesGenerator
+
+
+def register() -> None:
+    # `Territory:` must become the category before Pelican builds the Article.
+    signals.article_generator_context.connect(territory_as_category)
+    # Fields are read (and bad values reported with their line) as each object is made.
+    signals.content_object_init.connect(read_story_fields)
+    # Expired stories leave every list before territories, tags and authors are counted.
+    signals.article_generator_pretaxonomy.connect(drop_expired)
+    # The home page's order is settled once Pelican has sorted by date.
+    signals.article_generator_finalized.connect(pinned_first)
+    # Language pages need the final list of stories and translations.
+    signals.get_generators.connect(get_generators)

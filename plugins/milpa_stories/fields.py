@@ -1,0 +1,61 @@
+"""Read Milpa's story fields onto Pelican's content objects, reporting bad values by line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pelican.urlwrappers import Category
+
+from milpa.frontmatter import read_front_matter
+from milpa.languages import is_valid_tag
+from milpa.references import relative_to_cwd
+from milpa.settings import now, site_zone
+from milpa.stories import expiry_time, parse_bool
+
+logger = logging.getLogger(__name__)
+
+
+def territory_as_category(generator: Any, metadata: dict[str, Any]) -> None:
+    """article_generator_context handler: ``Territory:`` is Pelican's category."""
+    territory = metadata.pop("territory", None)
+    if territory:
+        metadata["category"] = Category(territory, generator.settings)
+
+
+def _report(instance: Any, key: str, message: str) -> None:
+    path = Path(instance.source_path)
+    line = read_front_matter(path).line_of(key)
+    logger.error("%s:%d: %s", relative_to_cwd(path), line, message)
+
+
+def read_story_fields(instance: Any) -> None:
+    """content_object_init handler: pinned, content warning, expiry, checked language."""
+    metadata = instance.metadata
+    instance.content_warning = (metadata.get("content-warning") or "").strip()
+    instance.pinned = False
+    instance.expires_at = None
+    instance.expired = False
+    try:
+        # A story's address does not depend on its language: only a translation gets
+        # Pelican's *_LANG_URL (stories/<slug>/<lang>/), the original keeps stories/<slug>/.
+        instance.in_default_lang = not parse_bool(metadata.get("translation", "false"))
+    except ValueError as error:
+        _report(instance, "translation", f"Translation: {error}")
+    try:
+        instance.pinned = parse_bool(metadata.get("pinned", "false"))
+    except ValueError as error:
+        _report(instance, "pinned", f"Pinned: {error}")
+    if not is_valid_tag(instance.lang):
+        _report(instance, "lang", f"Lang: '{instance.lang}' is not a BCP 47 language tag "
+                "(for example es, en, quc, nah)")
+    expires = metadata.get("expires")
+    date = getattr(instance, "date", None)
+    if expires and date:
+        try:
+            instance.expires_at = expiry_time(expires, date, site_zone(instance.settings))
+        except ValueError as error:
+            _report(instance, "expires", f"Expires: {error}")
+        else:
+            instance.expired = instance.expires_at <= now(instance.settings)

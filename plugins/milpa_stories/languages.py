@@ -1,0 +1,76 @@
+"""A page per language, so a reader can keep to the stories they can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Any
+
+from pelican.generators import Generator
+
+from milpa.languages import language_name
+from milpa.settings import setting
+
+
+@dataclass
+class Language:
+    code: str
+    name: str
+    url: str
+    save_as: str
+    articles: list[Any] = field(default_factory=list)
+
+    @property
+    def page_name(self) -> str:
+        return self.save_as.removesuffix("index.html").removesuffix(".html").rstrip("/") or "index"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def languages_of(stories: list[Any], settings: dict[str, Any]) -> list[Language]:
+    """Languages in use, most stories first, each with its stories newest first."""
+    overrides = tuple(sorted(setting(settings, "MILPA_LANGUAGE_NAMES").items()))
+    by_code: dict[str, Language] = {}
+    for story in stories:
+        if story.lang not in by_code:
+            by_code[story.lang] = Language(
+                story.lang,
+                language_name(story.lang, overrides),
+                setting(settings, "MILPA_LANGUAGE_URL").format(lang=story.lang),
+                setting(settings, "MILPA_LANGUAGE_SAVE_AS").format(lang=story.lang),
+            )
+        by_code[story.lang].articles.append(story)
+    for language in by_code.values():
+        language.articles.sort(key=lambda story: story.date, reverse=True)
+    return sorted(by_code.values(), key=lambda language: (-len(language.articles), language.name))
+
+
+class LanguagesGenerator(Generator):
+    """Puts ``languages`` in the context and writes a paginated page for each."""
+
+    def generate_context(self) -> None:
+        originals = self.context.get("articles", [])
+        stories = list(chain(originals, (t for story in originals for t in story.translations)))
+        self.languages = languages_of(stories, self.settings)
+        for language in self.languages:
+            for story in language.articles:
+                story.language = language
+        self.context["languages"] = self.languages
+        self.context["LANGUAGES_URL"] = setting(self.settings, "MILPA_LANGUAGES_URL")
+
+    def generate_output(self, writer: Any) -> None:
+        template = self.get_template("language")
+        for language in self.languages:
+            writer.write_file(
+                language.save_as, template, self.context,
+                paginated={"articles": language.articles, "dates": language.articles},
+                template_name="language", url=language.url, page_name=language.page_name,
+                language=language, articles=language.articles, dates=language.articles,
+                blog=True,
+            )
+        writer.write_file(
+            setting(self.settings, "MILPA_LANGUAGES_SAVE_AS"), self.get_template("languages"),
+            self.context, template_name="languages",
+            url=setting(self.settings, "MILPA_LANGUAGES_URL"),
+        )

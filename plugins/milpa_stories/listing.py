@@ -1,0 +1,35 @@
+"""Which stories are listed and in what order: expired ones go, pinned ones lead."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_STORY_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
+                "drafts", "drafts_translations")
+
+
+def drop_expired(generator: Any) -> None:
+    """article_generator_pretaxonomy handler: an expired story is not built at all."""
+    dropped = 0
+    for name in _STORY_LISTS:
+        stories = getattr(generator, name)
+        kept = [story for story in stories if not getattr(story, "expired", False)]
+        dropped += len(stories) - len(kept)
+        stories[:] = kept
+    for name in _STORY_LISTS:
+        for story in getattr(generator, name):
+            story.translations = [t for t in story.translations if not getattr(t, "expired", False)]
+    if dropped:
+        logger.info("Not publishing %d expired stories", dropped)
+
+
+def pinned_first(generator: Any) -> None:
+    """article_generator_finalized handler: pinned stories lead the home page.
+
+    The sort is stable, so each group keeps Pelican's newest-first order; territory, tag
+    and author pages are built from their own lists and stay chronological.
+    """
+    generator.articles.sort(key=lambda story: not getattr(story, "pinned", False))
