@@ -2,7 +2,7 @@
 
 from pelican import signals
 
-from .fields import read_story_fields, territory_as_category
+from .fields import normalise_fields, read_story_fields
 from .languages import LanguagesGenerator
 from .listing import drop_expired, pinned_first
 
@@ -12,8 +12,10 @@ def get_generators(_pelican: object) -> type[LanguagesGenerator]:
 
 
 def register() -> None:
-    # `Territory:` must become the category before Pelican builds the Article.
-    signals.article_generator_context.connect(territory_as_category)
+    # Empty fields are dropped, and `Territory:` becomes the category, before Pelican
+    # builds the content object from the metadata.
+    signals.article_generator_context.connect(normalise_fields)
+    signals.page_generator_context.connect(normalise_fields)
     # Fields are read (and bad values reported with their line) as each object is made.
     signals.content_object_init.connect(read_story_fields)
     # Expired stories leave every list before territories, tags and authors are counted.

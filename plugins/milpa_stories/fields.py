@@ -17,8 +17,13 @@ from milpa.stories import expiry_time, parse_bool
 logger = logging.getLogger(__name__)
 
 
-def territory_as_category(generator: Any, metadata: dict[str, Any]) -> None:
-    """article_generator_context handler: ``Territory:`` is Pelican's category."""
+def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
+    """*_generator_context handler: empty fields are unset; ``Territory:`` is the category.
+
+    ``publish.py new`` writes every field, leaving the optional ones empty for later.
+    """
+    for key in [key for key, value in metadata.items() if value in ("", [], None)]:
+        del metadata[key]
     territory = metadata.pop("territory", None)
     if territory:
         metadata["category"] = Category(territory, generator.settings)

@@ -1,0 +1,262 @@
+"""Lint stories and pages without building: every problem as ``path:line: message``.
+
+``publish.py check`` reports them all; ``publish.py build`` refuses to build while any
+problem that would publish a broken or unsafe page remains (``blocks_build``). Expired
+stories, oversize sources and links to missing stories do not block a build: the build
+leaves expired stories out, shrinks photos anyway, and a link can break when the story it
+points at expires, which must not stop the next scheduled build.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .frontmatter import FrontMatter, read_front_matter
+from .images import PHOTO_SUFFIXES
+from .languages import is_valid_tag
+from .references import is_remote, relative_to_cwd, resolve
+from .settings import now, setting, site_zone
+from .stories import ALIASES, FIELDS, KNOWN_KEYS, expiry_time, parse_bool, parse_date
+from .video import FFMPEG_MISSING, VIDEO_TYPES, ffmpeg_available
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mkd", ".mdown"})
+_IMAGE = re.compile(r'!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
+_HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_HTML_ATTRIBUTE = re.compile(r'\b(?P<name>src|alt)\s*=\s*(?:"(?P<dq>[^"]*)"|\'(?P<sq>[^\']*)\')',
+                             re.IGNORECASE)
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?(?P<target>[^)\s>]+)")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_CODE_SPAN = re.compile(r"`[^`]*`")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    path: Path
+    line: int
+    message: str
+    blocks_build: bool = True
+
+    def __str__(self) -> str:
+        return f"{relative_to_cwd(self.path)}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A Markdown file under content/ and what the check needs to know about it."""
+
+    path: Path
+    header: FrontMatter
+    is_story: bool
+
+    def slug(self, slugify: Callable[[str], str]) -> str:
+        return self.header.get("slug") or slugify(self.header.get("title") or self.path.stem)
+
+    def is_translation(self) -> bool:
+        try:
+            return parse_bool(self.header.get("translation") or "false")
+        except ValueError:
+            return False
+
+
+def markdown_files(root: Path, folders: list[str]) -> Iterator[Path]:
+    for folder in folders:
+        base = root / folder
+        if base.is_file():
+            yield base
+        elif base.is_dir():
+            yield from sorted(p for p in base.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES)
+
+
+def body_lines(header: FrontMatter) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the body, leaving out fenced code, where nothing is a link."""
+    in_fence = False
+    for number, line in enumerate(header.body.splitlines(), header.body_line):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence:
+            yield number, _CODE_SPAN.sub("", line)
+
+
+def media_references(header: FrontMatter) -> Iterator[tuple[int, str, str | None]]:
+    """(line, reference, alt text or None) for every photo or video in the body."""
+    for number, line in body_lines(header):
+        for match in _IMAGE.finditer(line):
+            yield number, match["src"], match["alt"]
+        for tag in _HTML_IMAGE.findall(line):
+            found = {m["name"].lower(): m["dq"] if m["dq"] is not None else m["sq"]
+                     for m in _HTML_ATTRIBUTE.finditer(tag)}
+            yield number, found.get("src", ""), found.get("alt")
+
+
+class SiteCheck:
+    def __init__(self, settings: Mapping[str, Any], slugify: Callable[[str], str]) -> None:
+        self.settings = settings
+        self.slugify = slugify
+        self.root = Path(settings["PATH"])
+        self.zone = site_zone(settings)
+        self.now = now(settings)
+        self.max_bytes = setting(settings, "MILPA_MAX_SOURCE_IMAGE_BYTES")
+        self.problems: list[Problem] = []
+        story_paths = list(markdown_files(self.root, settings.get("ARTICLE_PATHS", [""])))
+        page_paths = list(markdown_files(self.root, settings.get("PAGE_PATHS", ["pages"])))
+        self.sources = [Source(p, read_front_matter(p), True) for p in story_paths if
+                        p not in page_paths]
+        self.sources += [Source(p, read_front_matter(p), False) for p in page_paths]
+        self.story_urls = {self._story_url(s) for s in self.sources if s.is_story}
+
+    def _story_url(self, source: Source) -> str:
+        pattern = self.settings.get("ARTICLE_URL", "{slug}.html")
+        return "/" + pattern.replace("{slug}", source.slug(self.slugify)).lstrip("/")
+
+    def report(self, source: Source, line: int, message: str, blocks_build: bool = True) -> None:
+        self.problems.append(Problem(source.path, line, message, blocks_build))
+
+    def run(self) -> list[Problem]:
+        for source in self.sources:
+            self.check_header(source)
+            self.check_media(source)
+            self.check_links(source)
+        self.check_slugs()
+        return sorted(self.problems)
+
+    def check_header(self, source: Source) -> None:
+        header = source.header
+        for line, message in header.errors:
+            self.report(source, line, message)
+        for key, found in header.fields.items():
+            if key not in KNOWN_KEYS:
+                close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+                hint = f" (did you mean {close[0].title()}?)" if close else ""
+                self.report(source, found.line, f"unknown field '{key}'{hint}")
+        if not header.get("title"):
+            self.report(source, header.line_of("title"), "missing title: add 'Title: …'")
+        lang = header.get("lang")
+        if lang is None and source.is_story:
+            self.report(source, 1, "missing language: add 'Lang: es' (or en, quc, nah…)")
+        elif lang is not None and not is_valid_tag(lang):
+            self.report(source, header.line_of("lang"),
+                        f"'{lang}' is not a BCP 47 language tag (for example es, en, quc, nah)")
+        for key in ("pinned", "translation"):
+            value = header.get(key)
+            try:
+                parse_bool(value or "")
+            except ValueError as error:
+                self.report(source, header.line_of(key), f"{key.title()}: {error}")
+        if source.is_story:
+            self.check_story_header(source)
+
+    def check_story_header(self, source: Source) -> None:
+        header = source.header
+        for required in (f for f in FIELDS if f.required and f.key not in ("title", "lang")):
+            spelled = [required.key, *(a for a, k in ALIASES.items() if k == required.key)]
+            if not any(header.get(key) for key in spelled):
+                self.report(source, 1, f"missing {required.key}: add '{required.name}: "
+                            f"{required.example}'")
+        published = None
+        for key in ("date", "modified"):
+            value = header.get(key)
+            if value == "":
+                self.report(source, header.line_of(key), f"{key.title()} is empty: give a date "
+                            "or remove the line")
+            elif value:
+                try:
+                    parsed = parse_date(value, self.zone)
+                except ValueError as error:
+                    self.report(source, header.line_of(key), f"{key.title()}: {error}")
+                else:
+                    published = published or parsed
+        expires = header.get("expires")
+        if expires and published:
+            try:
+                ends = expiry_time(expires, published, self.zone)
+            except ValueError as error:
+                self.report(source, header.line_of("expires"), f"Expires: {error}")
+            else:
+                if ends <= self.now:
+                    self.report(source, header.line_of("expires"),
+                                f"expired on {ends:%Y-%m-%d %H:%M}: it is no longer built; "
+                                "delete the file when you no longer need it", blocks_build=False)
+        cover = header.get("cover")
+        if cover:
+            self.check_reference(source, header.line_of("cover"), cover, header.get("cover-alt"),
+                                 alt_hint="add 'Cover-Alt: what the photo shows'")
+
+    def check_media(self, source: Source) -> None:
+        for line, reference, alt in media_references(source.header):
+            self.check_reference(source, line, reference, alt,
+                                 alt_hint=f"write ![what it shows]({reference})")
+
+    def check_reference(self, source: Source, line: int, reference: str, alt: str | None,
+                        alt_hint: str) -> None:
+        if not reference:
+            self.report(source, line, "image without a source")
+            return
+        if is_remote(reference):
+            self.report(source, line, f"{reference} is on another host and readers' browsers "
+                        "would call it: save a copy under content/ and link that")
+            return
+        path = resolve(reference, source.path, self.root)
+        suffix = path.suffix.lower()
+        if not (alt or "").strip():
+            self.report(source, line, f"{reference} has no alt text: {alt_hint}")
+        if not path.is_file():
+            self.report(source, line, f"{reference} not found (looked for "
+                        f"{relative_to_cwd(path)})")
+        elif suffix in VIDEO_TYPES:
+            if not ffmpeg_available():
+                self.report(source, line, f"video {reference} {FFMPEG_MISSING}")
+        elif suffix not in PHOTO_SUFFIXES:
+            self.report(source, line, f"{reference} is neither a photo nor a video "
+                        f"(use {', '.join(sorted(PHOTO_SUFFIXES | VIDEO_TYPES.keys()))})")
+        elif path.stat().st_size > self.max_bytes:
+            self.report(source, line, f"{reference} is {path.stat().st_size / 1e6:.1f} MB, over "
+                        f"the {self.max_bytes / 1e6:.0f} MB limit (MILPA_MAX_SOURCE_IMAGE_BYTES): "
+                        "shrink it before committing", blocks_build=False)
+
+    def check_links(self, source: Source) -> None:
+        pattern = self.settings.get("ARTICLE_URL", "")
+        # Site-relative links are checked when story addresses depend on the slug alone.
+        story_prefix = "/" + pattern.split("{")[0].lstrip("/")
+        if pattern.replace("{slug}", "").count("{"):
+            story_prefix = "/"
+        for line, text in body_lines(source.header):
+            for match in _LINK.finditer(text):
+                target = match["target"].split("#")[0]
+                if not target or is_remote(target) or target.startswith("mailto:"):
+                    continue
+                placeholder = target.startswith(("{filename}", "{static}", "{attach}"))
+                if placeholder or target.lower().endswith(tuple(MARKDOWN_SUFFIXES)):
+                    if not resolve(target, source.path, self.root).is_file():
+                        self.report(source, line, f"link to {target}, which does not exist",
+                                    blocks_build=False)
+                elif (story_prefix != "/" and target.startswith(story_prefix)
+                      and "/" + target.lstrip("/") not in self.story_urls):
+                    self.report(source, line, f"link to {target}, which is not a story here",
+                                blocks_build=False)
+
+    def check_slugs(self) -> None:
+        by_slug: dict[tuple[bool, str], list[Source]] = defaultdict(list)
+        for source in self.sources:
+            by_slug[(source.is_story, source.slug(self.slugify))].append(source)
+        for (_, slug), sources in by_slug.items():
+            originals = [s for s in sources if not s.is_translation()]
+            for duplicate in originals[1:]:
+                self.report(duplicate, duplicate.header.line_of("slug"),
+                            f"'{slug}' is also the address of {relative_to_cwd(originals[0].path)}"
+                            ": give it another Slug, or mark it 'Translation: true'")
+            if not originals:
+                lonely = sources[0]
+                self.report(lonely, lonely.header.line_of("translation"),
+                            f"translation of '{slug}', but no original story has that Slug",
+                            blocks_build=False)
+
+
+def check_site(settings: Mapping[str, Any], slugify: Callable[[str], str]) -> list[Problem]:
+    """All problems in the site's content, sorted by file and line."""
+    return SiteCheck(settings, slugify).run()

@@ -1,0 +1,26 @@
+"""The text of a new story: every field present, filled in or left empty to fill later."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .stories import FIELDS
+
+_BODY = """\
+Write the story here, in Markdown. Leave a blank line between paragraphs.
+
+To add a photo, save it under content/photos/ and write, on a line of its own:
+`![what the photo shows](photos/the-photo.jpg)`. The words in brackets are read aloud
+to people who cannot see the photo, so say what it shows.
+
+Fields left empty above are not used; `python publish.py check` says what is missing.
+"""
+
+
+def story_text(values: dict[str, str], date: datetime) -> str:
+    """Front matter in the order of ``FIELDS``, then a short guide as the body."""
+    stamp = date.strftime("%Y-%m-%d %H:%M")
+    filled = {"date": stamp, "modified": stamp, "pinned": "false",
+              "translation": "false", "status": "published", **values}
+    header = [f"{field.name}: {filled.get(field.key, '')}".rstrip() for field in FIELDS]
+    return "\n".join(header) + "\n\n" + _BODY

@@ -1,0 +1,160 @@
+"""Milpa's front door: write, check, build and serve a community's story site.
+
+    python publish.py new "Title" --territory "Sierra Norte" --lang es
+    python publish.py check
+    python publish.py build [-s publishconf.py] [-o output]
+    python publish.py serve [--build] [--port 8000]
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from milpa.languages import is_valid_tag
+from milpa.references import relative_to_cwd
+from milpa.scaffold import story_text
+from milpa.settings import now, site_zone
+from milpa_site.build import BuildFailed, build, check, load_settings, site_slugify
+
+DEFAULT_SETTINGS = Path("pelicanconf.py")
+
+
+class _EchoHandler(logging.Handler):
+    """Log records as plain lines on stderr: 'warning: …', no timestamps, no traceback."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().splitlines()[0]
+        prefix = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        click.echo(f"{prefix}{message}", err=True)
+
+
+def _configure_logging(verbose: bool) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [_EchoHandler()]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-s/--settings and -o/--output, as `pelican` has them, plus -v."""
+
+    @click.option("-s", "--settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path),
+                  default=None, help="Pelican settings file [default: pelicanconf.py if present]")
+    @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+                  default=None, help="Output folder [default: the settings' OUTPUT_PATH]")
+    @click.option("-v", "--verbose", is_flag=True, help="Say what each step does.")
+    @functools.wraps(command)
+    def wrapper(settings_file: Path | None, output: Path | None, verbose: bool,
+                **kwargs: Any) -> Any:
+        _configure_logging(verbose)
+        if settings_file is None and DEFAULT_SETTINGS.exists():
+            settings_file = DEFAULT_SETTINGS
+        if settings_file is not None and not settings_file.is_file():
+            raise click.ClickException(f"settings file {settings_file} not found")
+        overrides = {"OUTPUT_PATH": str(output.resolve())} if output else {}
+        return command(settings=load_settings(settings_file, overrides), **kwargs)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="milpa")
+def cli() -> None:
+    """Publish a community's stories to the open web, from plain files."""
+
+
+@cli.command("build")
+@settings_options
+def build_command(settings: dict[str, Any]) -> None:
+    """Build the site into the output folder (untouched if the build fails)."""
+    _build_or_fail(settings)
+
+
+def _build_or_fail(settings: dict[str, Any]) -> None:
+    try:
+        summary = build(settings)
+    except BuildFailed as failure:
+        for reason in [] if failure.logged else failure.reasons:
+            click.echo(reason, err=True)
+        raise click.ClickException(
+            f"build failed ({len(failure.reasons)} problem(s) above); fix them and build "
+            "again. The previous output was left as it was."
+        ) from None
+    click.echo(str(summary))
+
+
+@cli.command("check")
+@settings_options
+def check_command(settings: dict[str, Any]) -> None:
+    """Lint all stories and pages without building; exit 1 on any problem."""
+    problems = check(settings)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        files = len({p.path for p in problems})
+        blocking = sum(p.blocks_build for p in problems)
+        click.echo(f"{len(problems)} problem(s) in {files} file(s); {blocking} would stop "
+                   "the build.", err=True)
+        raise SystemExit(1)
+    content = Path(settings["PATH"])
+    count = sum(1 for _ in content.rglob("*.md"))
+    click.echo(f"Checked {count} files in {content}: no problems.")
+
+
+@cli.command("new")
+@click.argument("title")
+@click.option("--territory", required=True, help="The community or land the story is about.")
+@click.option("--lang", required=True, help="BCP 47 language tag: es, en, quc, nah…")
+@click.option("--author", "authors", default="", help="Author name(s), separated by commas.")
+@click.option("--tags", default="", help="Topics, separated by commas.")
+@settings_options
+def new_command(settings: dict[str, Any], title: str, territory: str, lang: str, authors: str,
+                tags: str) -> None:
+    """Write a new story with every field ready to fill, and print its path."""
+    if not is_valid_tag(lang):
+        raise click.BadParameter(f"'{lang}' is not a BCP 47 language tag (es, en, quc, nah…)",
+                                 param_hint="--lang")
+    slugify = site_slugify(settings)
+    created: datetime = now(settings).astimezone(site_zone(settings))
+    folder = Path(settings["PATH"]) / (settings.get("ARTICLE_PATHS") or [""])[0] / slugify(territory)
+    path = folder / f"{created:%Y-%m-%d}-{slugify(title)}.md"
+    if path.exists():
+        raise click.ClickException(f"{path} already exists; choose another title")
+    folder.mkdir(parents=True, exist_ok=True)
+    values = {"title": title, "territory": territory, "lang": lang, "authors": authors,
+              "tags": tags, "slug": slugify(title)}
+    path.write_text(story_text(values, created), encoding="utf-8")
+    click.echo(relative_to_cwd(path))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--build/--no-build", "build_first", default=False,
+              help="Build the site before serving it.")
+@settings_options
+def serve_command(settings: dict[str, Any], host: str, port: int, build_first: bool) -> None:
+    """Serve the built site (previews, and hosts without a web server)."""
+    from aiohttp import web  # noqa: PLC0415  (only this command needs the server)
+
+    from milpa_site.web import site_app  # noqa: PLC0415
+
+    if build_first:
+        _build_or_fail(settings)
+    output = Path(settings["OUTPUT_PATH"])
+    if not (output / "index.html").is_file():
+        raise click.ClickException(f"nothing built in {output}: run `python publish.py build` "
+                                   "first, or add --build")
+    click.echo(f"Serving {output} at http://{host}:{port}/ (Ctrl-C to stop)")
+    web.run_app(site_app(output), host=host, port=port, print=None,
+                access_log=logging.getLogger("milpa.access"))
+
+
+if __name__ == "__main__":
+    cli()
