@@ -117,10 +117,11 @@ def encoded(image: Image.Image, media_type: str, quality: int) -> bytes:
 
 def blurhash_of(image: Image.Image) -> str:
     """A 4×3-component blurhash, computed on a thumbnail (Mastodon's choice of size)."""
-    thumbnail = image.copy()
+    thumbnail = image.convert("RGB")
     thumbnail.thumbnail((32, 32))
-    pixels = list(thumbnail.getdata())
-    rows = [pixels[y * thumbnail.width : (y + 1) * thumbnail.width] for y in range(thumbnail.height)]
+    data, width = thumbnail.tobytes(), thumbnail.width
+    rows = [[data[3 * (y * width + x) : 3 * (y * width + x) + 3] for x in range(width)]
+            for y in range(thumbnail.height)]
     return blurhash.encode(rows, components_x=4, components_y=3)
 
 

@@ -12,7 +12,16 @@ _STORY_LISTS = ("articles", "translations", "hidden_articles", "hidden_translati
 
 
 def drop_expired(generator: Any) -> None:
-    """article_generator_pretaxonomy handler: an expired story is not built at all."""
+    """article_generator_pretaxonomy handler: an expired story is not built at all.
+
+    A translation without an expiry of its own goes with its original.
+    """
+    for name in ("articles", "hidden_articles", "drafts"):
+        for original in getattr(generator, name):
+            if getattr(original, "expired", False):
+                for translation in original.translations:
+                    if getattr(translation, "expires_at", None) is None:
+                        translation.expired = True
     dropped = 0
     for name in _STORY_LISTS:
         stories = getattr(generator, name)
