@@ -1,0 +1,154 @@
+"""publish.py as an editor uses it, through click's CliRunner."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import publish
+
+from .conftest import ROOT, MiniSite, photo_with_secrets, story
+
+
+def run(*arguments: str) -> Result:
+    result = CliRunner().invoke(publish.cli, list(arguments), catch_exceptions=False)
+    print(result.output)  # shown by pytest when an assertion fails
+    return result
+
+
+@pytest.fixture
+def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
+    """A miniature site folder with its own settings file, as the working directory."""
+    (mini_site.base / "pelicanconf.py").write_text(
+        (ROOT / "pelicanconf.py").read_text()
+        + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\n"
+        + f"THEME = {str(ROOT / 'theme')!r}\n"
+        + "MILPA_NOW = '2026-06-01T12:00:00+00:00'\n"
+    )
+    shutil.copy(ROOT / "publishconf.py", mini_site.base)
+    # Pelican loads settings files as modules named after them; start from a clean slate.
+    monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
+    monkeypatch.chdir(mini_site.base)
+    return mini_site
+
+
+def test_new_writes_a_story_that_checks_and_builds(site: MiniSite) -> None:
+    result = run("new", "Agua para todos: ¿cuándo?", "--territory", "Costa Chica",
+                 "--lang", "quc", "--author", "Ana Pérez", "--tags", "agua")
+    assert result.exit_code == 0
+    path = Path(result.output.strip())
+    assert path == Path("content/stories/costa-chica/2026-06-01-agua-para-todos-cuando.md")
+    text = path.read_text()
+    for field in ("Title: Agua para todos: ¿cuándo?", "Territory: Costa Chica", "Lang: quc",
+                  "Authors: Ana Pérez", "Tags: agua", "Cover-Alt:", "Expires:",
+                  "Content-Warning:", "Pinned: false", "Translation: false"):
+        assert field in text.splitlines()
+    check = run("check")
+    assert check.exit_code == 0 and "no problems" in check.output
+    built = run("build")
+    assert built.exit_code == 0
+    assert built.output.startswith("Built 1 stories, 0 pages, 0 image renditions: ")
+    page = (site.output / "stories/agua-para-todos-cuando/index.html").read_text()
+    assert '<article lang="quc">' in page
+
+
+def test_new_refuses_a_bad_language_and_an_existing_file(site: MiniSite) -> None:
+    bad = CliRunner().invoke(publish.cli, ["new", "T", "--territory", "X", "--lang", "e$"])
+    assert bad.exit_code == 2 and "BCP 47" in bad.output
+    assert run("new", "T", "--territory", "X", "--lang", "es").exit_code == 0
+    again = CliRunner().invoke(publish.cli, ["new", "T", "--territory", "X", "--lang", "es"])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_check_reports_each_problem_as_path_line_message(site: MiniSite) -> None:
+    photo_with_secrets(site.content / "photos/big.jpg", (1200, 900))
+    site.add("stories/broken.md", (
+        "Title: Broken\n"
+        "Date: 2026-02-30\n"
+        "Territory: Sierra Norte\n"
+        "Lang: spanish!\n"
+        "Pinned: maybe\n"
+        "Expires: 24h\n"
+        "Cover: photos/big.jpg\n"
+        "Titel: typo\n"
+        "\n"
+        "![](photos/big.jpg)\n"
+        "![A road](photos/none.jpg)\n"
+        "[see]({filename}/stories/none.md)\n"
+        "`![code is not an image](x.jpg)`\n"
+    ))
+    site.add("stories/untitled.md", "Date: 2026-05-01\nLang: es\nTerritory: X\n\nText\n")
+    result = CliRunner().invoke(publish.cli, ["check", "-s", "pelicanconf.py"])
+    print(result.output)
+    lines = result.output.splitlines()
+    assert result.exit_code == 1
+    expected = [
+        "content/stories/broken.md:2: Date: '2026-02-30' is not a date (write YYYY-MM-DD HH:MM)",
+        "content/stories/broken.md:4: 'spanish!' is not a BCP 47 language tag "
+        "(for example es, en, quc, nah)",
+        "content/stories/broken.md:5: Pinned: 'maybe' is not true or false",
+        "content/stories/broken.md:7: photos/big.jpg has no alt text: add "
+        "'Cover-Alt: what the photo shows'",
+        "content/stories/broken.md:8: unknown field 'titel' (did you mean Title?)",
+        "content/stories/broken.md:10: photos/big.jpg has no alt text: write "
+        "![what it shows](photos/big.jpg)",
+        "content/stories/broken.md:11: photos/none.jpg not found (looked for "
+        "content/photos/none.jpg)",
+        "content/stories/broken.md:12: link to {filename}/stories/none.md, which does not exist",
+        "content/stories/untitled.md:1: missing title: add 'Title: …'",
+    ]
+    assert lines[: len(expected)] == expected
+    assert lines[-1] == "9 problem(s) in 2 file(s); 8 would stop the build."
+
+
+def test_check_flags_expired_stories_and_oversize_photos_without_blocking_build(
+        site: MiniSite) -> None:
+    photo_with_secrets(site.content / "photos/p.jpg", (2000, 1500))
+    site.add("stories/old.md", story("Old notice", Date="2026-05-01 10:00", Expires="24h",
+                                     Cover="photos/p.jpg", Cover_Alt="A field"))
+    size = (site.content / "photos/p.jpg").stat().st_size
+    (site.base / "pelicanconf.py").write_text(
+        (site.base / "pelicanconf.py").read_text() + f"MILPA_MAX_SOURCE_IMAGE_BYTES = {size - 1}\n")
+    result = run("check")
+    assert result.exit_code == 1
+    assert "content/stories/old.md:5: expired on 2026-05-02 10:00" in result.output
+    assert f"content/stories/old.md:6: photos/p.jpg is {size / 1e6:.1f} MB, over" in result.output
+    built = run("build")
+    assert built.exit_code == 0 and built.output.startswith("Built 0 stories")
+
+
+def test_build_fails_with_the_check_message_and_keeps_the_old_output(site: MiniSite) -> None:
+    site.add("stories/ok.md", story("Fine"))
+    assert run("build").exit_code == 0
+    index = (site.output / "index.html").read_bytes()
+    site.add("stories/bad.md", "Title: Bad\nLang: es\nDate: 2026-01-01\nTerritory: X\nbroken\n")
+    result = CliRunner().invoke(publish.cli, ["build"])
+    print(result.output)
+    assert result.exit_code == 1
+    assert "content/stories/bad.md:5: front-matter line is not 'Field: value'" in result.output
+    assert "The previous output was left as it was." in result.output
+    assert "Traceback" not in result.output
+    assert (site.output / "index.html").read_bytes() == index
+
+
+def test_build_takes_a_settings_file_and_an_output_folder(site: MiniSite) -> None:
+    site.add("stories/ok.md", story("Fine"))
+    result = run("build", "-s", "publishconf.py", "-o", "public")
+    assert result.exit_code == 0 and result.output.rstrip().endswith("→ public/")
+    page = (site.base / "public/stories/fine/index.html").read_text()
+    assert 'href="https://stories.example.org/territory/sierra-norte/"' in page
+
+
+def test_a_missing_settings_file_is_a_clear_error(site: MiniSite) -> None:
+    result = CliRunner().invoke(publish.cli, ["build", "-s", "nope.py"])
+    assert result.exit_code == 1 and "settings file nope.py not found" in result.output
+
+
+def test_serve_refuses_an_empty_output(site: MiniSite) -> None:
+    shutil.rmtree(site.output, ignore_errors=True)
+    result = CliRunner().invoke(publish.cli, ["serve", "--port", "8765"])
+    assert result.exit_code == 1 and "nothing built" in result.output
