@@ -44,8 +44,9 @@ def _configure_logging(verbose: bool) -> None:
 def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """-s/--settings and -o/--output, as `pelican` has them, plus -v."""
 
-    @click.option("-s", "--settings", "settings_file", type=click.Path(dir_okay=False, path_type=Path),
-                  default=None, help="Pelican settings file [default: pelicanconf.py if present]")
+    @click.option("-s", "--settings", "settings_file", default=None,
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="Pelican settings file [default: pelicanconf.py if present]")
     @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
                   default=None, help="Output folder [default: the settings' OUTPUT_PATH]")
     @click.option("-v", "--verbose", is_flag=True, help="Say what each step does.")
@@ -122,7 +123,8 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
                                  param_hint="--lang")
     slugify = site_slugify(settings)
     created: datetime = now(settings).astimezone(site_zone(settings))
-    folder = Path(settings["PATH"]) / (settings.get("ARTICLE_PATHS") or [""])[0] / slugify(territory)
+    stories = Path(settings["PATH"]) / (settings.get("ARTICLE_PATHS") or [""])[0]
+    folder = stories / slugify(territory)
     path = folder / f"{created:%Y-%m-%d}-{slugify(title)}.md"
     if path.exists():
         raise click.ClickException(f"{path} already exists; choose another title")
@@ -141,9 +143,9 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
 @settings_options
 def serve_command(settings: dict[str, Any], host: str, port: int, build_first: bool) -> None:
     """Serve the built site (previews, and hosts without a web server)."""
-    from aiohttp import web  # noqa: PLC0415  (only this command needs the server)
+    from aiohttp import web
 
-    from milpa_site.web import site_app  # noqa: PLC0415
+    from milpa_site.web import site_app
 
     if build_first:
         _build_or_fail(settings)

@@ -2,9 +2,10 @@
 
 import os
 import sys
+from pathlib import Path
 
-sys.path.append(os.path.dirname(__file__))
-from pelicanconf import *  # noqa: E402,F403  (Pelican's convention for publishconf)
+sys.path.append(str(Path(__file__).parent))
+from pelicanconf import *  # noqa: F403  (Pelican's convention for publishconf)
 
 SITEURL = os.environ.get("MILPA_SITEURL", "https://stories.example.org")
 RELATIVE_URLS = False

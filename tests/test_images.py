@@ -36,7 +36,7 @@ def test_orientation_is_applied_before_the_tag_is_dropped(tmp_path: Path) -> Non
     (tmp_path / "out.jpg").write_bytes(files[largest.name])
     with Image.open(tmp_path / "out.jpg") as upright:
         # The red corner, top-left when stored, is top-right once rotated clockwise.
-        red, green, blue = upright.convert("RGB").getpixel((upright.width - 10, 10))
+        red, green, _blue = upright.convert("RGB").getpixel((upright.width - 10, 10))
         assert red > 200 and green < 80
 
 

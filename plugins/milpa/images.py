@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -130,7 +129,8 @@ def safe_stem(name: str) -> str:
     return stem[:40] or "photo"
 
 
-def render(source: bytes, stem: str, options: ImageOptions) -> tuple[ProcessedImage, dict[str, bytes]]:
+def render(source: bytes, stem: str, options: ImageOptions
+           ) -> tuple[ProcessedImage, dict[str, bytes]]:
     """Source image bytes → (description, {file name: encoded bytes}). Pure."""
     with Image.open(io.BytesIO(source)) as opened:
         # Let the JPEG decoder skip detail we would throw away anyway.
@@ -176,7 +176,7 @@ class RenditionCache:
             (staging / file_name).write_bytes(data)
         (staging / "meta.json").write_text(json.dumps(asdict(described)))
         try:
-            os.replace(staging, entry)
+            staging.replace(entry)
         except OSError:  # another build wrote the same entry first; theirs is identical
             shutil.rmtree(staging, ignore_errors=True)
         return described, entry

@@ -30,7 +30,7 @@ def resolve(reference: str, story: Path, content_root: Path) -> Path:
 
 
 def line_of(text: str, needle: str, start: int = 1) -> int:
-    """1-based line of the first ``needle`` in ``text`` at or after line ``start`` (else ``start``)."""
+    """1-based line of the first ``needle`` in ``text`` from line ``start`` (else ``start``)."""
     for number, line in enumerate(text.splitlines()[start - 1 :], start):
         if needle in line:
             return number

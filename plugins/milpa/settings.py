@@ -6,7 +6,7 @@ Settings are read, never written back: the Pelican settings dict stays as the us
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,7 +63,7 @@ def site_zone(settings: Mapping[str, Any]) -> tzinfo:
 def now(settings: Mapping[str, Any]) -> datetime:
     configured = setting(settings, "MILPA_NOW")
     if configured is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if isinstance(configured, str):
         configured = datetime.fromisoformat(configured)
     return configured if configured.tzinfo else configured.replace(tzinfo=site_zone(settings))

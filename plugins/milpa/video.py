@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -48,7 +47,7 @@ def _run(arguments: list[str]) -> bytes:
         reason = error.stderr.decode(errors="replace").strip().splitlines()
         raise VideoError(f"ffmpeg could not read it: {reason[-1] if reason else error}") from None
     except subprocess.TimeoutExpired:
-        raise VideoError(f"ffmpeg took more than {_TIMEOUT_SECONDS} s; is it a short video?") from None
+        raise VideoError(f"ffmpeg took more than {_TIMEOUT_SECONDS} s; is it short?") from None
     return done.stdout
 
 
@@ -113,7 +112,7 @@ class VideoCache:
             video = ProcessedVideo(name, media_type, (staging / name).stat().st_size,
                                    width, height, "poster.png")
             (staging / "meta.json").write_text(json.dumps(asdict(video)))
-            os.replace(staging, entry)
+            staging.replace(entry)
         except (VideoError, OSError):
             shutil.rmtree(staging, ignore_errors=True)
             if not meta.exists():

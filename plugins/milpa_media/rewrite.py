@@ -91,8 +91,8 @@ class StoryMedia:
         if path is None:
             return None
         if path.suffix.lower() not in PHOTO_SUFFIXES:
-            self.problem(reference, f"{reference} is neither a photo ({', '.join(sorted(PHOTO_SUFFIXES))}) "
-                         f"nor a video ({', '.join(sorted(VIDEO_TYPES))})")
+            kinds = ", ".join(sorted(PHOTO_SUFFIXES | VIDEO_TYPES.keys()))
+            self.problem(reference, f"{reference} is neither a photo nor a video (use {kinds})")
             return None
         try:
             described, entry = self.photos.process(path.read_bytes(), path.name)
