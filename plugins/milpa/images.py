@@ -13,7 +13,9 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import blurhash
@@ -155,6 +157,12 @@ def render(source: bytes, stem: str, options: ImageOptions
     return described, files
 
 
+@lru_cache(maxsize=4096)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """SHA-256 of a file, remembered while its size and modification time stay the same."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 class RenditionCache:
     """Renditions on disk, keyed by the source's bytes and the pipeline's options."""
 
@@ -164,12 +172,22 @@ class RenditionCache:
 
     def process(self, source: bytes, name: str) -> tuple[ProcessedImage, Path]:
         """The photo's description and the folder holding its renditions, made if new."""
-        key = hashlib.sha256(source + self.options.fingerprint().encode()).hexdigest()
+        return self._process(hashlib.sha256(source).hexdigest(), lambda: source, name)
+
+    def process_file(self, path: Path) -> tuple[ProcessedImage, Path]:
+        """As ``process``, reading (and hashing) the file only when it has changed."""
+        stat = path.stat()
+        digest = _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+        return self._process(digest, path.read_bytes, path.name)
+
+    def _process(self, digest: str, source: Callable[[], bytes], name: str
+                 ) -> tuple[ProcessedImage, Path]:
+        key = hashlib.sha256((digest + self.options.fingerprint()).encode()).hexdigest()
         entry = self.folder / key[:24]
         meta = entry / "meta.json"
         if meta.exists():
             return ProcessedImage.from_json(json.loads(meta.read_text())), entry
-        described, files = render(source, safe_stem(name), self.options)
+        described, files = render(source(), safe_stem(name), self.options)
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))
         for file_name, data in files.items():

@@ -57,7 +57,6 @@ class StoryMedia:
     def __init__(self, instance: Any) -> None:
         settings = instance.settings
         self.story = Path(instance.source_path)
-        self.text = self.story.read_text(encoding="utf-8")
         self.content_root = Path(settings["PATH"])
         self.base_url = f"{settings.get('SITEURL', '')}/{setting(settings, 'MILPA_MEDIA_PATH')}"
         cache_folder = media_cache_folder(settings)
@@ -68,7 +67,7 @@ class StoryMedia:
 
     def problem(self, reference: str, message: str) -> None:
         self.failed = True
-        line = line_of(self.text, reference)
+        line = line_of(self.story.read_text(encoding="utf-8"), reference)
         logger.error("%s:%d: %s", relative_to_cwd(self.story), line, message)
 
     def source_of(self, reference: str, alt: str | None) -> Path | None:
@@ -95,7 +94,7 @@ class StoryMedia:
             self.problem(reference, f"{reference} is neither a photo nor a video (use {kinds})")
             return None
         try:
-            described, entry = self.photos.process(path.read_bytes(), path.name)
+            described, entry = self.photos.process_file(path)
         except OSError as error:
             self.problem(reference, f"{reference} could not be read as an image: {error}")
             return None
