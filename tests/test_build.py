@@ -28,7 +28,7 @@ def test_every_configured_plugin_registers(mini_site: MiniSite) -> None:
     settings = mini_site.settings()
     pelican = Pelican(dict(settings))
     registered = [plugin.__name__ for plugin in pelican.plugins]
-    assert registered == settings["PLUGINS"] == ["milpa_stories", "milpa_media"]
+    assert registered == settings["PLUGINS"] == ["milpa_stories", "milpa_media", "milpa_feeds"]
 
 
 def test_a_plugin_that_fails_to_load_fails_the_build(mini_site: MiniSite) -> None:

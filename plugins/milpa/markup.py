@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urljoin
 
 from .images import JPEG, WEBP, ProcessedImage, Rendition
 from .video import ProcessedVideo
@@ -42,6 +44,12 @@ class Photo:
     def thumbnail(self) -> str:
         return self.picture(sizes=THUMBNAIL_SIZES, width=160)
 
+    def img(self, width: int = 640) -> str:
+        """A plain ``<img>`` of one JPEG rendition, for feed readers and e-mail."""
+        jpeg = self.image.closest(width, JPEG)
+        return (f'<img src="{self.url(jpeg.name)}" width="{jpeg.width}" height="{jpeg.height}" '
+                f'alt="{escape(self.alt)}">')
+
     def preview(self) -> Rendition:
         """The small JPEG that link previews (Open Graph) fetch."""
         return self.image.closest(640, JPEG)
@@ -74,3 +82,21 @@ class Video:
             f"<figcaption>{escape(self.label)} "
             f'<a href="{url}" download>Download video ({size})</a></figcaption></figure>'
         )
+
+
+_URL_ATTRIBUTE = re.compile(r'\b(href|src|poster|srcset)="([^"]*)"')
+
+
+def absolute_urls(html: str, base: str) -> str:
+    """Every link and source in ``html`` made absolute against ``base`` (a page's URL)."""
+
+    def absolute(match: re.Match[str]) -> str:
+        name, value = match[1], match[2]
+        if name == "srcset":
+            candidates = (c.strip().split(" ", 1) for c in value.split(","))
+            value = ", ".join(" ".join([urljoin(base, c[0]), *c[1:]]) for c in candidates)
+        else:
+            value = urljoin(base, value)
+        return f'{name}="{value}"'
+
+    return _URL_ATTRIBUTE.sub(absolute, html)

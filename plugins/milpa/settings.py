@@ -35,11 +35,38 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_LANGUAGES_SAVE_AS": "lang/index.html",
     # Names shown for language tags, where a community prefers its own to CLDR's autonym.
     "MILPA_LANGUAGE_NAMES": {},
+    # Where the site answers when SITEURL is empty (local builds): feeds and, later,
+    # ActivityPub documents need absolute URLs.
+    "MILPA_LOCAL_SITEURL": "http://127.0.0.1:8000",
+    # Feeds: Atom and RSS for the site and for each territory, tag, author and language.
+    "MILPA_FEED_ALL_ATOM": "feeds/all.atom.xml",
+    "MILPA_FEED_ALL_RSS": "feeds/all.rss.xml",
+    "MILPA_FEED_TERRITORY_ATOM": "feeds/territory/{slug}.atom.xml",
+    "MILPA_FEED_TERRITORY_RSS": "feeds/territory/{slug}.rss.xml",
+    "MILPA_FEED_TAG_ATOM": "feeds/tag/{slug}.atom.xml",
+    "MILPA_FEED_TAG_RSS": "feeds/tag/{slug}.rss.xml",
+    "MILPA_FEED_AUTHOR_ATOM": "feeds/author/{slug}.atom.xml",
+    "MILPA_FEED_AUTHOR_RSS": "feeds/author/{slug}.rss.xml",
+    "MILPA_FEED_LANGUAGE_ATOM": "feeds/lang/{slug}.atom.xml",
+    "MILPA_FEED_LANGUAGE_RSS": "feeds/lang/{slug}.rss.xml",
+    # Entries per feed, newest first: small feeds for slow links.
+    "MILPA_FEED_MAX_ITEMS": 20,
+    # "full" or "summary": what the big feeds (the whole site, each language) carry.
+    # Territory, tag and author feeds always carry full stories.
+    "MILPA_FEED_SITE_CONTENT": "full",
+    # A WebSub hub: feeds name it, and `publish.py build` tells it which feeds changed.
+    "MILPA_WEBSUB_HUB": None,
 }
 
 
 def setting(settings: Mapping[str, Any], name: str) -> Any:
     return settings.get(name, DEFAULTS[name])
+
+
+def site_url(settings: Mapping[str, Any]) -> str:
+    """The site's absolute address, without a trailing slash."""
+    configured = settings.get("FEED_DOMAIN") or settings.get("SITEURL")
+    return (configured or setting(settings, "MILPA_LOCAL_SITEURL")).rstrip("/")
 
 
 def image_options(settings: Mapping[str, Any]) -> ImageOptions:
