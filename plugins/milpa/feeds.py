@@ -7,7 +7,7 @@ plugin turns stories into ``FeedItem``s.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -16,7 +16,7 @@ from lxml import etree
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 # A feed with no entries yet still needs a stable `updated`.
-_NO_ENTRIES = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NO_ENTRIES = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
