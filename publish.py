@@ -14,14 +14,16 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import click
 
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.scaffold import story_text
-from milpa.settings import now, site_zone
-from milpa_site.build import BuildFailed, build, check, load_settings, site_slugify
+from milpa.settings import now, setting, site_url, site_zone
+from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
+from milpa_site.websub import ping_hub
 
 DEFAULT_SETTINGS = Path("pelicanconf.py")
 
@@ -71,13 +73,23 @@ def cli() -> None:
 
 
 @cli.command("build")
+@click.option("--ping/--no-ping", default=True,
+              help="Tell the WebSub hub (MILPA_WEBSUB_HUB) which feeds changed.")
 @settings_options
-def build_command(settings: dict[str, Any]) -> None:
+def build_command(settings: dict[str, Any], ping: bool) -> None:
     """Build the site into the output folder (untouched if the build fails)."""
-    _build_or_fail(settings)
+    summary = _build_or_fail(settings)
+    hub = setting(settings, "MILPA_WEBSUB_HUB")
+    feeds = [path for path in summary.changed if path.endswith((".atom.xml", ".rss.xml"))]
+    if hub and ping and feeds:
+        base = site_url(settings) + "/"
+        refused = ping_hub(hub, [urljoin(base, path) for path in feeds])
+        click.echo(f"Told the WebSub hub about {len(feeds) - len(refused)} of {len(feeds)} "
+                   "changed feeds." + (" (Warnings above: readers of the others will see "
+                                       "the change when they next poll.)" if refused else ""))
 
 
-def _build_or_fail(settings: dict[str, Any]) -> None:
+def _build_or_fail(settings: dict[str, Any]) -> BuildSummary:
     try:
         summary = build(settings)
     except BuildFailed as failure:
@@ -88,6 +100,7 @@ def _build_or_fail(settings: dict[str, Any]) -> None:
             "again. The previous output was left as it was."
         ) from None
     click.echo(str(summary))
+    return summary
 
 
 @cli.command("check")

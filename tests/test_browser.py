@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import web
 
 from milpa_site.web import site_app
 
 from .conftest import require_tool
+from .servers import serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
@@ -25,20 +23,8 @@ QUIET_CHROMIUM = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 
 @pytest.fixture
 def demo_server(demo_output: Path) -> Iterator[str]:
-    """The site server in a thread of its own, on a port the OS picks."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(site_app(demo_output))
-    loop.run_until_complete(runner.setup())
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    loop.run_until_complete(site.start())
-    port = site._server.sockets[0].getsockname()[1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with serving(site_app(demo_output)) as base:
+        yield base
 
 
 def test_a_story_renders_with_its_images_and_no_other_host(demo_server: str) -> None:
