@@ -20,6 +20,9 @@ def output(tmp_path: Path) -> Path:
     (tmp_path / "out/stories/a/index.html").write_text("<!doctype html><title>a</title>")
     (tmp_path / "out/media").mkdir()
     (tmp_path / "out/media/p-1234-320.webp").write_bytes(b"RIFF....WEBP")
+    (tmp_path / "out/feeds").mkdir()
+    (tmp_path / "out/feeds/all.atom.xml").write_text("<feed/>")
+    (tmp_path / "out/feeds/all.rss.xml").write_text("<rss/>")
     (tmp_path / "secret.txt").write_text("outside the site")
     return tmp_path / "out"
 
@@ -54,6 +57,14 @@ def test_clean_urls_content_types_and_caching(output: Path) -> None:
                 async with http.get(f"{base}/media/p-1234-320.webp",
                                     headers={"If-None-Match": etag}) as again:
                     assert again.status == 304
+                async with http.get(f"{base}/feeds/all.atom.xml") as atom:
+                    assert atom.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+                    modified = atom.headers["Last-Modified"]
+                async with http.get(f"{base}/feeds/all.atom.xml",
+                                    headers={"If-Modified-Since": modified}) as polled:
+                    assert polled.status == 304  # a feed reader polling an unchanged feed
+                async with http.get(f"{base}/feeds/all.rss.xml") as rss:
+                    assert rss.headers["Content-Type"] == "application/rss+xml; charset=utf-8"
                 async with http.get(f"{base}/nothing/") as missing:
                     assert missing.status == 404
                 async with http.get(f"{base}/%2e%2e/secret.txt") as escape:

@@ -30,7 +30,14 @@ CONTENT_TYPES = {
 _IMMUTABLE = frozenset({".webp", ".jpg", ".mp4", ".webm"})
 
 
+FEED_TYPES = {".atom.xml": "application/atom+xml; charset=utf-8",
+              ".rss.xml": "application/rss+xml; charset=utf-8"}
+
+
 def content_type(path: Path) -> str:
+    for ending, feed_type in FEED_TYPES.items():
+        if path.name.endswith(ending):
+            return feed_type
     return CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or \
         "application/octet-stream"
 
