@@ -36,11 +36,18 @@ def say(message: str) -> None:
     print(f"dev.py: {message}", flush=True)
 
 
+def _stamp_for(extra: str) -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+
+
 def ensure_python_packages(extra: str) -> None:
-    """Create .venv and install the project into it, unless that is already done."""
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    """Create .venv and install the project into it, unless that is already done.
+
+    An install with the test tools also serves the demo.
+    """
+    wanted = _stamp_for(extra)
     stamp = VENV / ".milpa-installed"
-    if stamp.exists() and stamp.read_text() == wanted:
+    if stamp.exists() and stamp.read_text() in {wanted, _stamp_for("test")}:
         return
     if not PYTHON.exists():
         say("creating .venv")

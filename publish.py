@@ -166,7 +166,7 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     if not (output / "index.html").is_file():
         raise click.ClickException(f"nothing built in {output}: run `python publish.py build` "
                                    "first, or add --build")
-    click.echo(f"Serving {output} at http://{host}:{port}/ (Ctrl-C to stop)")
+    click.echo(f"Serving {relative_to_cwd(output)}/ at http://{host}:{port}/ (Ctrl-C to stop)")
     web.run_app(site_app(output), host=host, port=port, print=None,
                 access_log=logging.getLogger("milpa.access"))
 

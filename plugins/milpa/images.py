@@ -163,6 +163,12 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+@lru_cache(maxsize=4096)
+def _cached_description(entry: str) -> ProcessedImage:
+    """A cache entry's description; entries never change once written (content-addressed)."""
+    return ProcessedImage.from_json(json.loads((Path(entry) / "meta.json").read_text()))
+
+
 class RenditionCache:
     """Renditions on disk, keyed by the source's bytes and the pipeline's options."""
 
@@ -184,9 +190,8 @@ class RenditionCache:
                  ) -> tuple[ProcessedImage, Path]:
         key = hashlib.sha256((digest + self.options.fingerprint()).encode()).hexdigest()
         entry = self.folder / key[:24]
-        meta = entry / "meta.json"
-        if meta.exists():
-            return ProcessedImage.from_json(json.loads(meta.read_text())), entry
+        if (entry / "meta.json").exists():
+            return _cached_description(str(entry)), entry
         described, files = render(source(), safe_stem(name), self.options)
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))

@@ -7,6 +7,7 @@ from functools import cache
 import langcodes
 
 
+@cache
 def is_valid_tag(tag: str) -> bool:
     """True for a well-formed BCP 47 tag whose language subtag is registered."""
     return bool(tag) and langcodes.tag_is_valid(tag) and langcodes.Language.get(tag).is_valid()

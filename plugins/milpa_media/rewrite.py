@@ -13,6 +13,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from milpa.images import PHOTO_SUFFIXES, RenditionCache
 from milpa.markup import Photo, Video
 from milpa.references import is_remote, line_of, relative_to_cwd, resolve
@@ -95,7 +97,7 @@ class StoryMedia:
             return None
         try:
             described, entry = self.photos.process_file(path)
-        except OSError as error:
+        except (OSError, Image.DecompressionBombError) as error:
             self.problem(reference, f"{reference} could not be read as an image: {error}")
             return None
         self.published.files += [(entry / r.name, r.name) for r in described.renditions]

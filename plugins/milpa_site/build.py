@@ -130,7 +130,8 @@ def _changed_files(new: Path, old: Path, skip: str) -> tuple[str, ...]:
         if not path.is_file() or relative.startswith(f"{skip}/"):
             continue
         previous = old / relative
-        if not previous.is_file() or previous.read_bytes() != path.read_bytes():
+        if (not previous.is_file() or previous.stat().st_size != path.stat().st_size
+                or previous.read_bytes() != path.read_bytes()):
             changed.append(relative)
     return tuple(changed)
 
