@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from milpa.languages import is_valid_tag, language_name
-from milpa.stories import expiry_time, is_expired, parse_bool, parse_date, parse_duration
+from milpa.stories import expiry_time, parse_bool, parse_date, parse_duration
 
 ZONE = ZoneInfo("America/Mexico_City")
 PUBLISHED = datetime(2026, 5, 1, 10, 0, tzinfo=ZONE)
@@ -26,13 +26,6 @@ def test_not_durations(text: str) -> None:
 def test_expiry_after_a_duration_or_at_a_date_in_the_site_zone() -> None:
     assert expiry_time("24h", PUBLISHED, ZONE) == PUBLISHED + timedelta(hours=24)
     assert expiry_time("2026-05-03 08:00", PUBLISHED, ZONE) == datetime(2026, 5, 3, 8, tzinfo=ZONE)
-
-
-def test_a_story_expires_exactly_when_its_time_comes() -> None:
-    ends = PUBLISHED + timedelta(hours=24)
-    assert not is_expired("24h", PUBLISHED, ends - timedelta(seconds=1), ZONE)
-    assert is_expired("24h", PUBLISHED, ends, ZONE)
-    assert not is_expired(None, PUBLISHED, ends, ZONE)
 
 
 def test_an_unreadable_expiry_says_what_is_accepted() -> None:

@@ -1,7 +1,7 @@
 """What a story is made of: its front-matter fields and the rules for reading them.
 
-One table (``FIELDS``) drives ``publish.py new``, ``publish.py check`` and the field
-table in the README, so the three never disagree.
+One table (``FIELDS``) drives ``publish.py new`` and ``publish.py check``; a test keeps
+the README's field table in step with it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dateutil import parser as date_parser
 @dataclass(frozen=True)
 class StoryField:
     name: str  # as an editor writes it
-    meaning: str
     example: str
     required: bool = False
 
@@ -26,34 +25,23 @@ class StoryField:
 
 
 FIELDS: tuple[StoryField, ...] = (
-    StoryField("Title", "The story's title.", "Water returns to the milpa", required=True),
-    StoryField("Date", "When the story was published (`YYYY-MM-DD HH:MM`, site time zone).",
-               "2026-05-03 09:30", required=True),
-    StoryField("Modified", "When the story was last changed in a way readers should know.",
-               "2026-05-04 18:00"),
-    StoryField("Authors", "One or more authors, separated by commas (`Author` also works).",
-               "Ixchel Tzoc, Rosa Ventura"),
-    StoryField("Territory", "The community or land the story is about (Pelican's category).",
-               "Sierra Norte", required=True),
-    StoryField("Tags", "Topics, separated by commas; each gets a page and becomes a hashtag.",
-               "water, seeds"),
-    StoryField("Lang", "The story's language as a BCP 47 tag: `es`, `en`, `fr`, `quc` "
-               "(K'iche'), `nah` (Nahuatl), `zap` (Zapotec)…", "es", required=True),
-    StoryField("Summary", "One or two sentences for listings and link previews.",
-               "The spring came back after the assembly protected the hillside."),
-    StoryField("Cover", "Path of the cover photo, relative to `content/`.", "photos/spring.jpg"),
-    StoryField("Cover-Alt", "What the cover photo shows, for people who cannot see it. "
-               "Required when there is a cover.", "Women carrying water jars along a trail"),
-    StoryField("Content-Warning", "Shown before the story, which stays folded until the reader "
-               "opens it.", "Police violence"),
-    StoryField("Pinned", "`true` keeps the story at the top of the home page.", "false"),
-    StoryField("Expires", "After this the story is no longer built: a date/time, or a duration "
-               "after `Date` such as `24h`, `3d`, `2w`.", "24h"),
-    StoryField("Slug", "The story's address; translations share the slug of the original.",
-               "water-returns"),
-    StoryField("Translation", "`true` on a translation of another story with the same `Slug`.",
-               "false"),
-    StoryField("Status", "`published` (default), `draft` or `hidden`, as in Pelican.", "published"),
+    # What each field means is documented once, in the README's table.
+    StoryField("Title", "Water returns to the milpa", required=True),
+    StoryField("Date", "2026-05-03 09:30", required=True),
+    StoryField("Modified", "2026-05-04 18:00"),
+    StoryField("Authors", "Ixchel Tzoc, Rosa Ventura"),
+    StoryField("Territory", "Sierra Norte", required=True),
+    StoryField("Tags", "water, seeds"),
+    StoryField("Lang", "es", required=True),
+    StoryField("Summary", "The spring came back after the assembly protected the hillside."),
+    StoryField("Cover", "photos/spring.jpg"),
+    StoryField("Cover-Alt", "Women carrying water jars along a trail"),
+    StoryField("Content-Warning", "Police violence"),
+    StoryField("Pinned", "false"),
+    StoryField("Expires", "24h"),
+    StoryField("Slug", "water-returns"),
+    StoryField("Translation", "false"),
+    StoryField("Status", "published"),
 )
 PAGE_FIELDS: tuple[str, ...] = ("title", "lang", "slug", "status", "summary", "template",
                                 "save_as", "url", "translation", "order")
@@ -107,12 +95,3 @@ def expiry_time(expires: str, published: datetime, zone: tzinfo) -> datetime:
         raise ValueError(
             f"'{expires}' is neither a date/time nor a duration such as 24h, 3d or 2w"
         ) from None
-
-
-def is_expired(expires: str | None, published: datetime, now: datetime, zone: tzinfo) -> bool:
-    return bool(expires) and expiry_time(expires, published, zone) <= now
-
-
-def split_list(value: str | None) -> list[str]:
-    """Pelican's comma-separated lists (tags, authors), without empty items."""
-    return [item.strip() for item in (value or "").split(",") if item.strip()]

@@ -65,10 +65,8 @@ class StoryMedia:
         self.photos = RenditionCache(cache_folder, image_options(settings))
         self.videos = VideoCache(cache_folder)
         self.published = MediaFiles()
-        self.failed = False
 
     def problem(self, reference: str, message: str) -> None:
-        self.failed = True
         line = line_of(self.story.read_text(encoding="utf-8"), reference)
         logger.error("%s:%d: %s", relative_to_cwd(self.story), line, message)
 
