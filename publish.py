@@ -80,7 +80,7 @@ def build_command(settings: dict[str, Any], ping: bool) -> None:
     """Build the site into the output folder (untouched if the build fails)."""
     summary = _build_or_fail(settings)
     hub = setting(settings, "MILPA_WEBSUB_HUB")
-    feeds = [path for path in summary.changed if path.endswith((".atom.xml", ".rss.xml"))]
+    feeds = summary.changed_feeds
     if hub and ping and feeds:
         base = site_url(settings) + "/"
         refused = ping_hub(hub, [urljoin(base, path) for path in feeds])

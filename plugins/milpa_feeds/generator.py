@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from milpa.feeds import FeedSpec, atom_feed, rss_feed
+from milpa.feeds import FeedItem, FeedSpec, atom_feed, rss_feed
 from milpa.settings import setting, site_url
 
 from .index import Feed, FeedIndex, feed_index
@@ -27,6 +27,8 @@ class FeedsGenerator:
         self.settings = settings
         self.output = Path(output_path)
         self.index: FeedIndex | None = None
+        # A story is in up to six feeds; its entry is made once.
+        self._items: dict[tuple[int, bool], FeedItem] = {}
 
     def generate_context(self) -> None:
         self.index = feed_index(self.context, self.settings)
@@ -36,7 +38,7 @@ class FeedsGenerator:
         base = site_url(self.settings)
         newest = sorted(feed.stories, key=lambda story: story.date, reverse=True)
         full = feed.kind not in _BIG or setting(self.settings, "MILPA_FEED_SITE_CONTENT") == "full"
-        items = tuple(feed_item(story, base, full)
+        items = tuple(self.item(story, base, full)
                       for story in newest[: setting(self.settings, "MILPA_FEED_MAX_ITEMS")])
         return FeedSpec(
             title=feed.title, subtitle=self.settings.get("SITESUBTITLE", ""), lang=feed.lang,
@@ -44,6 +46,12 @@ class FeedsGenerator:
             rss_url=urljoin(base + "/", feed.rss), items=items,
             hub=setting(self.settings, "MILPA_WEBSUB_HUB"),
         )
+
+    def item(self, story: Any, base: str, full: bool) -> FeedItem:
+        key = (id(story), full)
+        if key not in self._items:
+            self._items[key] = feed_item(story, base, full)
+        return self._items[key]
 
     def generate_output(self, _writer: Any) -> None:
         assert self.index is not None, "generate_context runs first"

@@ -46,8 +46,8 @@ class BuildSummary:
     total_bytes: int
     seconds: float
     output: Path
-    # Output files (relative paths) that are new or differ from the previous build's.
-    changed: tuple[str, ...] = ()
+    # Feeds (relative paths) that are new or differ from the previous build's.
+    changed_feeds: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return (f"Built {self.stories} stories, {self.pages} pages, {self.renditions} image "
@@ -122,17 +122,16 @@ def _counting_content() -> Iterator[dict[str, int]]:
         signals.all_generators_finalized.disconnect(count)
 
 
-def _changed_files(new: Path, old: Path, skip: str) -> tuple[str, ...]:
-    """Files of ``new`` that ``old`` lacks or has with other bytes (``skip``: a subfolder)."""
+def _changed_feeds(new: Path, old: Path) -> tuple[str, ...]:
+    """Feeds of ``new`` that ``old`` lacks or has with other bytes."""
     changed = []
-    for path in sorted(new.rglob("*")):
-        relative = path.relative_to(new).as_posix()
-        if not path.is_file() or relative.startswith(f"{skip}/"):
-            continue
-        previous = old / relative
-        if (not previous.is_file() or previous.stat().st_size != path.stat().st_size
-                or previous.read_bytes() != path.read_bytes()):
-            changed.append(relative)
+    for pattern in ("*.atom.xml", "*.rss.xml"):
+        for path in sorted(new.rglob(pattern)):
+            relative = path.relative_to(new).as_posix()
+            previous = old / relative
+            if (not previous.is_file() or previous.stat().st_size != path.stat().st_size
+                    or previous.read_bytes() != path.read_bytes()):
+                changed.append(relative)
     return tuple(changed)
 
 
@@ -174,7 +173,7 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     media = staging / setting(settings, "MILPA_MEDIA_PATH")
     renditions = sum(1 for p in files if p.parent == media and p.suffix in (".webp", ".jpg"))
     total = sum(p.stat().st_size for p in files)
-    changed = _changed_files(staging, final, setting(settings, "MILPA_MEDIA_PATH"))
+    changed_feeds = _changed_feeds(staging, final)
     _replace_folder(staging, final)
     return BuildSummary(counts["stories"], counts["pages"], renditions, total,
-                        time.perf_counter() - started, final, changed)
+                        time.perf_counter() - started, final, changed_feeds)
