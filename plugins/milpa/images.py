@@ -163,18 +163,15 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-@lru_cache(maxsize=4096)
-def _cached_description(entry: str) -> ProcessedImage:
-    """A cache entry's description; entries never change once written (content-addressed)."""
-    return ProcessedImage.from_json(json.loads((Path(entry) / "meta.json").read_text()))
-
-
 class RenditionCache:
     """Renditions on disk, keyed by the source's bytes and the pipeline's options."""
 
     def __init__(self, folder: Path, options: ImageOptions) -> None:
         self.folder = folder
         self.options = options
+        # Photos already seen by this cache object: a photo shown on many pages is looked
+        # up on disk once.
+        self._seen: dict[str, tuple[ProcessedImage, Path]] = {}
 
     def process(self, source: bytes, name: str) -> tuple[ProcessedImage, Path]:
         """The photo's description and the folder holding its renditions, made if new."""
@@ -188,10 +185,18 @@ class RenditionCache:
 
     def _process(self, digest: str, source: Callable[[], bytes], name: str
                  ) -> tuple[ProcessedImage, Path]:
+        seen = self._seen.get(digest)
+        if seen is None or not seen[1].is_dir():  # the cache folder may have been cleared
+            seen = self._seen[digest] = self._lookup_or_render(digest, source, name)
+        return seen
+
+    def _lookup_or_render(self, digest: str, source: Callable[[], bytes], name: str
+                          ) -> tuple[ProcessedImage, Path]:
         key = hashlib.sha256((digest + self.options.fingerprint()).encode()).hexdigest()
         entry = self.folder / key[:24]
-        if (entry / "meta.json").exists():
-            return _cached_description(str(entry)), entry
+        meta = entry / "meta.json"
+        if meta.exists():
+            return ProcessedImage.from_json(json.loads(meta.read_text())), entry
         described, files = render(source(), safe_stem(name), self.options)
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))

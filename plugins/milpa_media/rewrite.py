@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from milpa.images import PHOTO_SUFFIXES, RenditionCache
+from milpa.images import PHOTO_SUFFIXES, ImageOptions, RenditionCache
 from milpa.markup import Photo, Video
 from milpa.references import is_remote, line_of, relative_to_cwd, resolve
 from milpa.settings import image_options, media_cache_folder, setting
@@ -46,6 +47,12 @@ def attributes_of(tag: str) -> dict[str, str]:
     return parser.found
 
 
+@lru_cache(maxsize=8)
+def media_caches(folder: Path, options: ImageOptions) -> tuple[RenditionCache, VideoCache]:
+    """One pair of caches per cache folder and options, shared by every story of a build."""
+    return RenditionCache(folder, options), VideoCache(folder)
+
+
 @dataclass
 class MediaFiles:
     """What one content object publishes: (file in the cache, name in the media folder)."""
@@ -61,9 +68,8 @@ class StoryMedia:
         self.story = Path(instance.source_path)
         self.content_root = Path(settings["PATH"])
         self.base_url = f"{settings.get('SITEURL', '')}/{setting(settings, 'MILPA_MEDIA_PATH')}"
-        cache_folder = media_cache_folder(settings)
-        self.photos = RenditionCache(cache_folder, image_options(settings))
-        self.videos = VideoCache(cache_folder)
+        self.photos, self.videos = media_caches(media_cache_folder(settings),
+                                                image_options(settings))
         self.published = MediaFiles()
 
     def problem(self, reference: str, message: str) -> None:
