@@ -91,7 +91,8 @@ def main() -> None:
         plain = base / "plain.py"
         plain.write_text(
             (ROOT / "pelicanconf.py").read_text()
-            + "\nPLUGINS = []\nTHEME = 'notmyidea'\nJINJA_ENVIRONMENT = {}\n"
+            # Pelican's default theme has no template for our "follow" page: leave pages out.
+            + "\nPLUGINS = []\nTHEME = 'notmyidea'\nJINJA_ENVIRONMENT = {}\nPAGE_PATHS = []\n"
             + f"CACHE_PATH = {str(base / 'cache')!r}\nPATH = {str(ROOT / 'content')!r}\n")
         build(ROOT / "pelicanconf.py", ours)
         build(plain, default)
