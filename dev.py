@@ -80,7 +80,9 @@ def main(arguments: list[str]) -> int:
     os.chdir(ROOT)
     if command == "demo":
         ensure_python_packages("")
-        run = [str(PYTHON), "publish.py", "serve", "--build", *rest]
+        if not (ROOT / "keys" / "actor.public.pem").exists():
+            subprocess.run([PYTHON, "publish.py", "keys"], cwd=ROOT, check=True)
+        run = [str(PYTHON), "publish.py", "serve", *rest]
     elif command == "test":
         ensure_python_packages("test")
         ensure_validator()

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 
 import click
 
+from milpa.keys import create_key_pair
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.scaffold import story_text
@@ -151,24 +152,47 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--build/--no-build", "build_first", default=False,
-              help="Build the site before serving it.")
+@click.option("--build/--no-build", "build_first", default=True, show_default=True,
+              help="Build the site first, with the address it is served on as SITEURL, so "
+                   "every ActivityPub id resolves here.")
 @settings_options
 def serve_command(settings: dict[str, Any], host: str, port: int, build_first: bool) -> None:
-    """Serve the built site (previews, and hosts without a web server)."""
+    """Serve the site (previews, local peers, and hosts without a web server)."""
+    # Imported here: only this command needs the web server.
     from aiohttp import web
 
     from milpa_site.web import site_app
 
+    base = f"http://{host}:{port}"
     if build_first:
+        settings = {**settings, "SITEURL": base}
         _build_or_fail(settings)
     output = Path(settings["OUTPUT_PATH"])
     if not (output / "index.html").is_file():
         raise click.ClickException(f"nothing built in {output}: run `python publish.py build` "
-                                   "first, or add --build")
-    click.echo(f"Serving {relative_to_cwd(output)}/ at http://{host}:{port}/ (Ctrl-C to stop)")
-    web.run_app(site_app(output), host=host, port=port, print=None,
-                access_log=logging.getLogger("milpa.access"))
+                                   "first, or leave out --no-build")
+    click.echo(f"Serving {relative_to_cwd(output)}/ at {base}/ (Ctrl-C to stop)")
+    web.run_app(site_app(output, settings.get("SITEURL") or base), host=host, port=port,
+                print=None, access_log=logging.getLogger("milpa.access"))
+
+
+@cli.command("keys")
+@click.option("--force", is_flag=True, help="Replace an existing key pair (followers' servers "
+              "will need to fetch the new public key).")
+@settings_options
+def keys_command(settings: dict[str, Any], force: bool) -> None:
+    """Create the actors' key pair (RSA 2048) in MILPA_KEYS_PATH."""
+    folder = Path(setting(settings, "MILPA_KEYS_PATH"))
+    try:
+        private, public = create_key_pair(folder, overwrite=force)
+    except FileExistsError:
+        raise click.ClickException(
+            f"a key pair already exists in {relative_to_cwd(folder)}/; keep it (servers know "
+            "it), or replace it with --force") from None
+    click.echo(f"Created {relative_to_cwd(private)} (private, mode 0600) and "
+               f"{relative_to_cwd(public)}.")
+    click.echo(f"Back up {relative_to_cwd(private)} somewhere safe and never commit or publish "
+               "it: whoever has it can speak as the site on the Fediverse.")
 
 
 if __name__ == "__main__":

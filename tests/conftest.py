@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,23 @@ from typing import Any
 import pytest
 from PIL import ExifTags, Image
 
+from milpa.keys import create_key_pair
 from milpa_site.build import BuildSummary, build, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SERIAL = "SN-TEST-SECRET-0042"
 # 17°03'55.4"N: degrees, minutes and seconds as EXIF stores them.
 SECRET_LATITUDE = (17.0, 3.0, 55.4)
+
+
+def _make_keys() -> Path:
+    """One key pair for the whole test session (made in a temporary folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="milpa-test-keys-"))
+    create_key_pair(folder / "keys")
+    return folder / "keys"
+
+
+TEST_KEYS = _make_keys()
 
 
 def require_tool(*names: str) -> None:
@@ -77,6 +89,7 @@ class MiniSite:
         return load_settings(ROOT / "pelicanconf.py", {
             "PATH": str(self.content), "OUTPUT_PATH": str(self.output),
             "CACHE_PATH": str(self.base / "cache"), "MILPA_NOW": "2026-06-01T12:00:00+00:00",
+            "MILPA_KEYS_PATH": str(TEST_KEYS), "MILPA_DATA_PATH": str(self.base / "data"),
             **overrides,
         })
 
@@ -99,6 +112,7 @@ def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("demo")
     settings = load_settings(ROOT / "pelicanconf.py", {
         "OUTPUT_PATH": str(base / "output"), "CACHE_PATH": str(base / "cache"),
+        "MILPA_KEYS_PATH": str(TEST_KEYS), "MILPA_DATA_PATH": str(base / "data"),
     })
     build(settings)
     return base / "output"

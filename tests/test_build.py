@@ -12,7 +12,7 @@ from pelican import Pelican
 
 from milpa_site.build import BuildFailed
 
-from .conftest import ROOT, MiniSite, photo_with_secrets, story
+from .conftest import ROOT, TEST_KEYS, MiniSite, photo_with_secrets, story
 from .privacy import digests
 
 
@@ -28,7 +28,8 @@ def test_every_configured_plugin_registers(mini_site: MiniSite) -> None:
     settings = mini_site.settings()
     pelican = Pelican(dict(settings))
     registered = [plugin.__name__ for plugin in pelican.plugins]
-    assert registered == settings["PLUGINS"] == ["milpa_stories", "milpa_media", "milpa_feeds"]
+    assert registered == settings["PLUGINS"] == [
+        "milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub"]
 
 
 def test_a_plugin_that_fails_to_load_fails_the_build(mini_site: MiniSite) -> None:
@@ -183,8 +184,10 @@ def test_pelican_itself_builds_the_same_site(demo_output: Path, tmp_path: Path) 
     """`pelican content -s pelicanconf.py` and `publish.py build` agree, byte for byte."""
     output = tmp_path / "pelican-output"
     subprocess.run([sys.executable, "-m", "pelican", "content", "-s", "pelicanconf.py",
-                    "-o", str(output), "--fatal", "errors"], cwd=ROOT, check=True,
-                   capture_output=True)
+                    "-o", str(output), "--fatal", "errors",
+                    "-e", f'MILPA_KEYS_PATH="{TEST_KEYS}"', f'CACHE_PATH="{tmp_path}/cache"',
+                    f'MILPA_DATA_PATH="{tmp_path}/data"'],
+                   cwd=ROOT, check=True, capture_output=True)
     ours = {p.relative_to(demo_output): p.read_bytes() for p in demo_output.rglob("*")
             if p.is_file()}
     theirs = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}

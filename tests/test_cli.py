@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 import publish
 
-from .conftest import ROOT, MiniSite, photo_with_secrets, story
+from .conftest import ROOT, TEST_KEYS, MiniSite, photo_with_secrets, story
 
 
 def run(*arguments: str) -> Result:
@@ -28,6 +28,7 @@ def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
         + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\n"
         + f"THEME = {str(ROOT / 'theme')!r}\n"
         + "MILPA_NOW = '2026-06-01T12:00:00+00:00'\n"
+        + f"MILPA_KEYS_PATH = {str(TEST_KEYS)!r}\n"
     )
     shutil.copy(ROOT / "publishconf.py", mini_site.base)
     # Pelican loads settings files as modules named after them; start from a clean slate.
@@ -150,5 +151,5 @@ def test_a_missing_settings_file_is_a_clear_error(site: MiniSite) -> None:
 
 def test_serve_refuses_an_empty_output(site: MiniSite) -> None:
     shutil.rmtree(site.output, ignore_errors=True)
-    result = CliRunner().invoke(publish.cli, ["serve", "--port", "8765"])
+    result = CliRunner().invoke(publish.cli, ["serve", "--no-build", "--port", "8765"])
     assert result.exit_code == 1 and "nothing built" in result.output

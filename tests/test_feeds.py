@@ -14,7 +14,7 @@ from pelican.writers import Writer
 
 import publish
 
-from .conftest import MiniSite, photo_with_secrets, story
+from .conftest import TEST_KEYS, MiniSite, photo_with_secrets, story
 from .servers import serving
 
 BASE = "https://stories.example.org"
@@ -190,7 +190,8 @@ def test_websub_hub_is_named_and_told_about_changed_feeds(
             f"CACHE_PATH = {str(site.base / 'cache')!r}\nSITEURL = {BASE!r}\n"
             f"PLUGIN_PATHS = [{str(Path(publish.__file__).parent / 'plugins')!r}]\n"
             f"THEME = {str(Path(publish.__file__).parent / 'theme')!r}\n"
-            f"MILPA_NOW = '2026-06-01T12:00:00+00:00'\nMILPA_WEBSUB_HUB = '{base}/hub'\n")
+            f"MILPA_NOW = '2026-06-01T12:00:00+00:00'\nMILPA_WEBSUB_HUB = '{base}/hub'\n"
+            f"MILPA_KEYS_PATH = {str(TEST_KEYS)!r}\n")
         monkeypatch.chdir(site.base)
         monkeypatch.delitem(__import__("sys").modules, "pelicanconf", raising=False)
         first = CliRunner().invoke(publish.cli, ["build"], catch_exceptions=False)

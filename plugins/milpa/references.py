@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -24,9 +25,9 @@ def resolve(reference: str, story: Path, content_root: Path) -> Path:
     """
     path = unquote(_PLACEHOLDER.sub("", urlsplit(reference).path))
     if path.startswith("/"):
-        return content_root / path.lstrip("/")
-    beside = story.parent / path
-    return beside if beside.exists() else content_root / path
+        return Path(os.path.normpath(content_root / path.lstrip("/")))
+    beside = Path(os.path.normpath(story.parent / path))
+    return beside if beside.exists() else Path(os.path.normpath(content_root / path))
 
 
 def line_of(text: str, needle: str, start: int = 1) -> int:

@@ -56,6 +56,34 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_FEED_SITE_CONTENT": "full",
     # A WebSub hub: feeds name it, and `publish.py build` tells it which feeds changed.
     "MILPA_WEBSUB_HUB": None,
+    # The Fediverse. The actors' key pair lives here (never under content/ or output/).
+    "MILPA_KEYS_PATH": "keys",
+    # Plain-file state written by the inbox (followers, replies); the build only reads it.
+    "MILPA_DATA_PATH": "data",
+    # The site actor: @MILPA_ACTOR_USERNAME@host.
+    "MILPA_ACTOR_USERNAME": "stories",
+    "MILPA_ACTOR_NAME": None,  # default: SITENAME
+    "MILPA_ACTOR_SUMMARY": None,  # HTML; default: SITESUBTITLE
+    # Person, Organization, Group, Service or Application: see FEDERATION.md for what
+    # Mastodon shows for each.
+    "MILPA_ACTOR_TYPE": "Organization",
+    "MILPA_ACTOR_ICON": None,  # avatar, a photo under content/
+    "MILPA_ACTOR_IMAGE": None,  # header image, a photo under content/
+    "MILPA_ACTOR_LINKS": (),  # (label, URL) pairs shown on the profile
+    "MILPA_ACTOR_ALSO_KNOWN_AS": (),  # earlier accounts of this actor (for Move)
+    "MILPA_MANUALLY_APPROVES_FOLLOWERS": False,
+    "MILPA_DISCOVERABLE": True,  # may appear in directories and suggestions
+    "MILPA_INDEXABLE": True,  # stories may be found by full-text search
+    # One actor per author (type Person) and per territory (type Group); each family can
+    # be turned off. MILPA_AUTHORS / MILPA_TERRITORIES give them a bio and an avatar:
+    # {"Rosa Ventura": {"summary": "…", "icon": "photos/rosa.jpg"}}.
+    "MILPA_AUTHOR_ACTORS": True,
+    "MILPA_TERRITORY_ACTORS": True,
+    "MILPA_AUTHORS": {},
+    "MILPA_TERRITORIES": {},
+    # Note (Mastodon shows the whole story) or Article (Mastodon shows a title and link).
+    "MILPA_OBJECT_TYPE": "Note",
+    "MILPA_OUTBOX_PAGE_SIZE": 20,
 }
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from milpa.activitypub import ACTIVITY_JSON
+from milpa.discovery import JRD_FOLDER, JRD_TYPE, NODEINFO_TYPE, XRD_TYPE, webfinger_name
+
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
@@ -32,18 +35,44 @@ _IMMUTABLE = frozenset({".webp", ".jpg", ".mp4", ".webm"})
 
 FEED_TYPES = {".atom.xml": "application/atom+xml; charset=utf-8",
               ".rss.xml": "application/rss+xml; charset=utf-8"}
+# Types by place, for files whose name says nothing (the same rules as deploy/nginx.conf).
+PATH_TYPES = (
+    ("ap/", ACTIVITY_JSON),
+    (".well-known/jrd/", JRD_TYPE),
+    (".well-known/host-meta", XRD_TYPE),
+    (".well-known/nodeinfo", "application/json"),
+    ("nodeinfo/", NODEINFO_TYPE),
+)
 
 
-def content_type(path: Path) -> str:
+def content_type(relative: str) -> str:
+    """The Content-Type of an output file, from its path inside the output folder."""
+    for prefix, path_type in PATH_TYPES:
+        if relative.startswith(prefix):
+            return path_type
     for ending, feed_type in FEED_TYPES.items():
-        if path.name.endswith(ending):
+        if relative.endswith(ending):
             return feed_type
-    return CONTENT_TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0] or \
+    suffix = Path(relative).suffix
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(relative)[0] or \
         "application/octet-stream"
 
 
-def site_app(output: Path) -> web.Application:
+def site_app(output: Path, base: str = "") -> web.Application:
+    """Serve ``output``; ``base`` is the site's address, whose host WebFinger answers for."""
     root = output.resolve()
+
+    async def webfinger(request: web.Request) -> web.StreamResponse:
+        resource = request.query.get("resource", "")
+        if not resource:
+            logger.info("WebFinger request without resource from %s", request.remote)
+            raise web.HTTPBadRequest(text="resource parameter missing\n")
+        name = webfinger_name(resource, base)
+        target = root / JRD_FOLDER / f"{name}.json" if name else None
+        if target is None or not target.is_file():
+            raise web.HTTPNotFound(text="no such actor here\n")
+        return web.FileResponse(target, headers={"Content-Type": JRD_TYPE,
+                                                 "Access-Control-Allow-Origin": "*"})
 
     async def serve_file(request: web.Request) -> web.StreamResponse:
         wanted = request.match_info["path"]
@@ -58,9 +87,13 @@ def site_app(output: Path) -> web.Application:
             raise web.HTTPNotFound(text="Not found\n")
         cache = "public, max-age=31536000, immutable" if target.suffix in _IMMUTABLE \
             else "public, max-age=300"
-        return web.FileResponse(target, headers={"Content-Type": content_type(target),
-                                                 "Cache-Control": cache})
+        headers = {"Content-Type": content_type(target.relative_to(root).as_posix()),
+                   "Cache-Control": cache}
+        if headers["Content-Type"] in (ACTIVITY_JSON, JRD_TYPE):
+            headers["Access-Control-Allow-Origin"] = "*"
+        return web.FileResponse(target, headers=headers)
 
     app = web.Application()
+    app.router.add_get("/.well-known/webfinger", webfinger)
     app.router.add_get("/{path:.*}", serve_file)
     return app

@@ -1,0 +1,21 @@
+"""Story HTML made safe and simple for other servers, with the nh3 (Ammonia) sanitiser."""
+
+from __future__ import annotations
+
+import nh3
+
+# What Mastodon keeps of remote HTML (its sanitize config), so we send nothing it drops.
+_TAGS = {"p", "br", "span", "a", "del", "pre", "code", "em", "strong", "b", "i", "u", "ul",
+         "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "sup", "sub"}
+_ATTRIBUTES = {"a": {"href", "rel", "class", "hreflang"}, "span": {"class", "lang"},
+               "ol": {"start", "reversed"}, "li": {"value"}, "p": {"lang"}}
+# Media travel as attachments; their markup would only leave empty shells behind.
+_DROPPED_WITH_CONTENT = {"picture", "figure", "video", "audio", "script", "style", "details",
+                         "summary", "noscript", "iframe", "object", "svg", "math"}
+
+
+def fediverse_html(html: str) -> str:
+    """Allowlisted tags and attributes only; media and scripts removed with their content."""
+    return nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES,
+                     clean_content_tags=_DROPPED_WITH_CONTENT,
+                     url_schemes={"http", "https", "mailto"}, link_rel=None).strip()

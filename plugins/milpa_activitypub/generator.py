@@ -1,0 +1,213 @@
+"""Write the site's Fediverse presence as static files: actors, discovery, stories, outboxes."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from milpa.activitypub import (
+    ApUrls,
+    actor_document,
+    announce_activity,
+    create_activity,
+    ordered_collection,
+    paged_collection,
+    story_object,
+    to_json,
+)
+from milpa.discovery import (
+    JRD_FOLDER,
+    host_meta,
+    host_of,
+    nodeinfo_document,
+    nodeinfo_links,
+    webfinger_document,
+)
+from milpa.keys import KeyMissing, read_public_key
+from milpa.settings import setting, site_url
+
+from .actors import Actor, ActorMedia, family_actor, site_actor
+from .posts import story_id, story_post
+
+logger = logging.getLogger(__name__)
+
+
+def follower_count(data_folder: Path, name: str) -> int:
+    """Followers recorded by the inbox: one JSON object per line in followers/NAME.jsonl."""
+    path = data_folder / "followers" / f"{name}.jsonl"
+    if not path.is_file():
+        return 0
+    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+class Fediverse:
+    """The actors and stories of one build, as the templates and the writer need them."""
+
+    def __init__(self, base: str, site: Actor, actors: list[Actor],
+                 author_of: dict[str, Actor], territory_of: dict[str, Actor]) -> None:
+        self.base = base
+        self.urls = ApUrls(base)
+        self.site = site
+        self.actors = actors
+        self.author_of = author_of  # author slug → actor
+        self.territory_of = territory_of  # territory slug → actor
+
+    def handle(self, actor: Actor) -> str:
+        return f"@{actor.name}@{host_of(self.base)}"
+
+    def actor_id(self, actor: Actor) -> str:
+        return self.urls.actor(actor.name)
+
+    def for_author(self, author: Any) -> Actor | None:
+        return self.author_of.get(author.slug)
+
+    def for_territory(self, territory: Any) -> Actor | None:
+        return self.territory_of.get(territory.slug)
+
+    def writer_of(self, story: Any) -> Actor:
+        """Who a story is attributed to: its first author's actor, else the site."""
+        for author in getattr(story, "authors", []):
+            if author.slug in self.author_of:
+                return self.author_of[author.slug]
+        return self.site
+
+    def sharers_of(self, story: Any) -> list[Actor]:
+        """Actors whose outbox shares the story without having written it."""
+        sharers = [self.site]
+        territory = getattr(story, "category", None)
+        if territory is not None and territory.slug in self.territory_of:
+            sharers.append(self.territory_of[territory.slug])
+        return [actor for actor in sharers if actor is not self.writer_of(story)]
+
+
+class FediverseGenerator:
+    """Puts FEDIVERSE in the context (templates link actors and objects), then writes."""
+
+    def __init__(self, context: dict[str, Any], settings: dict[str, Any], output_path: str,
+                 **_: Any) -> None:
+        self.context = context
+        self.settings = settings
+        self.output = Path(output_path)
+        self.fediverse: Fediverse | None = None
+        self.public_key = ""
+
+    def generate_context(self) -> None:
+        keys = Path(setting(self.settings, "MILPA_KEYS_PATH"))
+        try:
+            self.public_key = read_public_key(keys)
+        except KeyMissing:
+            logger.error("no actor key in %s: run `python publish.py keys` to create one",
+                         keys)
+            return
+        originals = list(self.context.get("articles", []))
+        stories = originals + [t for story in originals for t in story.translations]
+        base = site_url(self.settings)
+        media = ActorMedia(self.settings, base)
+        try:
+            site = site_actor(self.settings, base, stories, media)
+            authors, territories = {}, {}
+            if setting(self.settings, "MILPA_AUTHOR_ACTORS"):
+                for author, written in self.context.get("authors", []):
+                    authors[author.slug] = family_actor("author", author, written,
+                                                        self.settings, base, media, site)
+            if setting(self.settings, "MILPA_TERRITORY_ACTORS"):
+                for territory, told in self.context.get("categories", []):
+                    territories[territory.slug] = family_actor(
+                        "territory", territory, told, self.settings, base, media, site)
+        except FileNotFoundError as error:
+            logger.error("%s", error)
+            return
+        actors = [site, *authors.values(), *territories.values()]
+        names = [actor.name for actor in actors]
+        clashes = sorted({name for name in names if names.count(name) > 1})
+        if clashes:
+            logger.error("two actors would be @%s: rename an author or a territory, or turn a "
+                         "family off (MILPA_AUTHOR_ACTORS, MILPA_TERRITORY_ACTORS)", clashes[0])
+            return
+        self.fediverse = Fediverse(base, site, actors, authors, territories)
+        # Translations belong to the same actors as their originals.
+        for actor in actors:
+            actor.stories = list(chain(actor.stories, (
+                t for story in actor.stories for t in story.translations)))
+        site.stories = stories
+        for story in stories:
+            story.ap_id = story_id(story, self.fediverse.urls)
+        self.context["FEDIVERSE"] = self.fediverse
+
+    def write(self, url_or_path: str, data: bytes | str) -> None:
+        relative = self.fediverse.urls.path_of(url_or_path) if self.fediverse else url_or_path
+        target = self.output / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+    def generate_output(self, _writer: Any) -> None:
+        if self.fediverse is None:
+            return
+        fediverse, urls = self.fediverse, self.fediverse.urls
+        object_type = setting(self.settings, "MILPA_OBJECT_TYPE")
+        objects = {}
+        for story in fediverse.site.stories:
+            writer = fediverse.writer_of(story)
+            audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
+            post = story_post(story, fediverse.base, urls.actor(writer.name), audience,
+                              object_type)
+            document = story_object(post, urls, object_type)
+            objects[id(story)] = document
+            self.write(document["id"], to_json(document))
+            self.write(urls.create(story.lang, story.slug),
+                       to_json(create_activity(document, urls, story.lang, story.slug)))
+            self.write(urls.replies(story.lang, story.slug),
+                       to_json(ordered_collection(urls.replies(story.lang, story.slug), 0,
+                                                  items=[])))
+        for actor in fediverse.actors:
+            self.write_actor(actor, objects)
+        self.write_discovery()
+        logger.info("Wrote %d actors and %d stories for the Fediverse", len(fediverse.actors),
+                    len(objects))
+
+    def write_actor(self, actor: Actor, objects: dict[int, dict[str, Any]]) -> None:
+        fediverse, urls, name = self.fediverse, self.fediverse.urls, actor.name
+        self.write(urls.actor(name), to_json(actor_document(actor.profile, urls,
+                                                            self.public_key)))
+        newest = sorted(actor.stories, key=lambda story: story.date, reverse=True)
+        items = []
+        for story in newest:
+            document = objects[id(story)]
+            if fediverse.writer_of(story) is actor:
+                activity = create_activity(document, urls, story.lang, story.slug)
+            else:
+                activity = announce_activity(name, document, urls, story.lang, story.slug)
+                self.write(activity["id"], to_json(activity))
+            items.append({key: value for key, value in activity.items() if key != "@context"})
+        page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
+        for document in paged_collection(urls.outbox(name),
+                                         lambda number: urls.outbox_page(name, number),
+                                         items, page_size):
+            self.write(document["id"], to_json(document))
+        pinned = [objects[id(s)]["id"] for s in newest if getattr(s, "pinned", False)]
+        self.write(urls.featured(name), to_json(ordered_collection(
+            urls.featured(name), len(pinned), items=pinned)))
+        data = Path(setting(self.settings, "MILPA_DATA_PATH"))
+        # The count only: who follows whom is not published.
+        self.write(urls.followers(name), to_json(ordered_collection(
+            urls.followers(name), follower_count(data, name))))
+        self.write(urls.following(name), to_json(ordered_collection(
+            urls.following(name), 0, items=[])))
+        self.write(f"{JRD_FOLDER}/{name}.json", to_json(webfinger_document(
+            name, fediverse.base, urls.actor(name), actor.profile.page_url)))
+        media_folder = self.output / setting(self.settings, "MILPA_MEDIA_PATH")
+        media_folder.mkdir(parents=True, exist_ok=True)
+        for cached, file_name in actor.media_files:
+            if not (media_folder / file_name).exists():
+                shutil.copyfile(cached, media_folder / file_name)
+
+    def write_discovery(self) -> None:
+        base = self.fediverse.base
+        self.write(".well-known/host-meta", host_meta(base))
+        self.write(".well-known/nodeinfo", to_json(nodeinfo_links(base)))
+        self.write("nodeinfo/2.1", to_json(nodeinfo_document(
+            len(self.fediverse.site.stories), len(self.fediverse.actors),
+            self.settings.get("SITENAME", ""))))
