@@ -29,6 +29,7 @@ SYSTEM_TOOLS = {
     "chromium": "chromium",  # the browser test
     "java": "default-jre-headless",  # the HTML validator
     "npm": "npm",  # fetches the HTML validator
+    "nginx": "nginx",  # the test of deploy/nginx.conf
 }
 
 
