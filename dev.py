@@ -30,6 +30,7 @@ SYSTEM_TOOLS = {
     "java": "default-jre-headless",  # the HTML validator
     "npm": "npm",  # fetches the HTML validator
     "nginx": "nginx",  # the test of deploy/nginx.conf
+    "caddy": "caddy",  # the test of deploy/Caddyfile
 }
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from milpa.keys import create_key_pair
+
 ROOT = Path(__file__).resolve().parent.parent
 TERRITORIES = ("Sierra Norte", "Costa Chica", "Valle del Río Verde")
 LANGUAGES = ("es", "en", "quc")
@@ -53,6 +55,20 @@ def write_stories(content: Path, count: int, photos: int) -> None:
             f"{PARAGRAPH}{photo}\n\n{PARAGRAPH}\n", encoding="utf-8")
 
 
+def site_settings(base: Path, content: Path, name: str) -> Path:
+    """A settings file: the project's settings over ``content``, with a throwaway key pair."""
+    keys = base / "keys"
+    if not keys.exists():
+        create_key_pair(keys)
+    settings = base / f"{name}.py"
+    settings.write_text(
+        (ROOT / "pelicanconf.py").read_text()
+        + f"\nPATH = {str(content)!r}\nCACHE_PATH = {str(base / 'cache')!r}\n"
+        + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\nTHEME = {str(ROOT / 'theme')!r}\n"
+        + f"MILPA_KEYS_PATH = {str(keys)!r}\nMILPA_DATA_PATH = {str(base / 'data')!r}\n")
+    return settings
+
+
 def timed(command: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
@@ -62,11 +78,8 @@ def timed(command: list[str]) -> float:
 def compare(base: Path, stories: int, photos: int, runs: int) -> tuple[float, float]:
     content = base / f"content-{photos}"
     write_stories(content, stories, photos)
-    ours_settings, plain_settings = base / f"ours-{photos}.py", base / f"plain-{photos}.py"
-    ours_settings.write_text(
-        (ROOT / "pelicanconf.py").read_text()
-        + f"\nPATH = {str(content)!r}\nCACHE_PATH = {str(base / 'cache')!r}\n"
-        + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\nTHEME = {str(ROOT / 'theme')!r}\n")
+    ours_settings = site_settings(base, content, f"ours-{photos}")
+    plain_settings = base / f"plain-{photos}.py"
     plain_settings.write_text(f"PATH = {str(content)!r}\nTIMEZONE = 'UTC'\n")
     ours = [sys.executable, "publish.py", "build", "-s", str(ours_settings),
             "-o", str(base / "out-ours")]

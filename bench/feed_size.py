@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from build import ROOT, write_stories
+from build import ROOT, site_settings, write_stories
 
 
 def built_feeds(settings: Path, output: Path) -> dict[str, bytes]:
@@ -33,13 +33,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         write_stories(base / "content", arguments.stories, photos=5)
-        synthetic = base / "synthetic.py"
-        synthetic.write_text(
-            (ROOT / "pelicanconf.py").read_text()
-            + f"\nPATH = {str(base / 'content')!r}\nCACHE_PATH = {str(base / 'cache')!r}\n"
-            + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\nTHEME = {str(ROOT / 'theme')!r}\n")
+        synthetic = site_settings(base, base / "content", "synthetic")
+        demo = site_settings(base, ROOT / "content", "demo")
         runs = {f"{arguments.stories} synthetic stories": built_feeds(synthetic, base / "out"),
-                "demo content": built_feeds(ROOT / "pelicanconf.py", base / "demo")}
+                "demo content": built_feeds(demo, base / "demo")}
     print(f"{'content':<26} {'feed':<14} {'raw B':>8} {'gzip B':>8}")
     for label, feeds in runs.items():
         for name, data in feeds.items():

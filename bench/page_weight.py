@@ -22,6 +22,8 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
+from milpa.keys import create_key_pair
+
 ROOT = Path(__file__).resolve().parent.parent
 _CSS_URL = re.compile(r"""@import\s+(?:url\()?["']?([^"')\s;]+)|url\(["']?([^"')]+)["']?\)""")
 
@@ -76,9 +78,11 @@ def weight_before_images(output: Path, page: str) -> Weight:
     return weight
 
 
-def build(settings: Path, output: Path) -> None:
+def build(settings: Path, output: Path, keys: Path) -> None:
     subprocess.run([sys.executable, "-m", "pelican", str(ROOT / "content"), "-s", str(settings),
-                    "-o", str(output)], check=True, cwd=ROOT, capture_output=True)
+                    "-o", str(output), "-e", f'MILPA_KEYS_PATH="{keys}"',
+                    f'CACHE_PATH="{output.parent / "cache"}"'],
+                   check=True, cwd=ROOT, capture_output=True)
 
 
 def main() -> None:
@@ -94,8 +98,9 @@ def main() -> None:
             # Pelican's default theme has no template for our "follow" page: leave pages out.
             + "\nPLUGINS = []\nTHEME = 'notmyidea'\nJINJA_ENVIRONMENT = {}\nPAGE_PATHS = []\n"
             + f"CACHE_PATH = {str(base / 'cache')!r}\nPATH = {str(ROOT / 'content')!r}\n")
-        build(ROOT / "pelicanconf.py", ours)
-        build(plain, default)
+        create_key_pair(base / "keys")
+        build(ROOT / "pelicanconf.py", ours, base / "keys")
+        build(plain, default, base / "keys")
         print(f"{'page':<42} {'theme':<16} {'requests':>8} {'raw B':>8} {'gzip B':>8}")
         for page in ("index.html", arguments.story):
             mine, theirs = weight_before_images(ours, page), weight_before_images(default, page)

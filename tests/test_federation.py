@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -145,16 +146,40 @@ http {{
 """
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running(command: list[str], port: int, log: Path) -> Iterator[None]:
+    """Run a server until the test ends; wait until it accepts connections."""
+    with log.open("wb") as log_file:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"{command[0]} did not start: {log.read_text()}")
+                time.sleep(0.05)
+        yield
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
 @pytest.fixture
 def nginx_site(mini_site: MiniSite) -> Iterator[str]:
     """The mini site behind Debian's nginx, configured with deploy/nginx.conf."""
     require_tool("nginx")
     add_stories(mini_site)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    mini_site.build(SITEURL=base)
+    port = free_port()
+    mini_site.build(SITEURL=f"http://127.0.0.1:{port}")
     prefix = mini_site.base / "nginx"
     prefix.mkdir()
     config = prefix / "nginx.conf"
@@ -164,24 +189,26 @@ def nginx_site(mini_site: MiniSite) -> Iterator[str]:
     config.write_text(NGINX_WRAPPER.format(user=user, prefix=prefix, port=port,
                                            root=mini_site.output,
                                            config=ROOT / "deploy/nginx.conf"))
-    log = prefix / "startup.log"
-    with log.open("wb") as log_file:  # the child keeps its own copy of the descriptor
-        server = subprocess.Popen(["nginx", "-c", str(config), "-p", str(prefix)],
-                                  stdout=subprocess.DEVNULL, stderr=log_file)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"nginx did not start: {log.read_text()}")
-                time.sleep(0.05)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(10)
+    with running(["nginx", "-c", str(config), "-p", str(prefix)], port,
+                 prefix / "startup.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def caddy_site(mini_site: MiniSite) -> Iterator[str]:
+    """The mini site behind Debian's Caddy, configured with deploy/Caddyfile."""
+    require_tool("caddy")
+    add_stories(mini_site)
+    port = free_port()
+    mini_site.build(SITEURL=f"http://127.0.0.1:{port}")
+    shipped = (ROOT / "deploy/Caddyfile").read_text()
+    config = mini_site.base / "Caddyfile"
+    config.write_text("{\n\tadmin off\n}\n" + shipped
+                      .replace(":8080 {", f"http://127.0.0.1:{port} {{")
+                      .replace("root * output", f"root * {mini_site.output}"))
+    with running(["caddy", "run", "--config", str(config), "--adapter", "caddyfile"], port,
+                 mini_site.base / "caddy.log"):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.slow
@@ -189,3 +216,10 @@ def test_the_shipped_nginx_configuration_is_resolved_by_bovine(
         nginx_site: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     check_as_a_peer(nginx_site)
+
+
+@pytest.mark.slow
+def test_the_shipped_caddy_configuration_is_resolved_by_bovine(
+        caddy_site: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    check_as_a_peer(caddy_site)
