@@ -91,3 +91,15 @@ MENU_PAGES = ("about", "rules", "follow")
 # The theme escapes everything it prints unless it is marked as HTML (story bodies),
 # so a title or an alt text can never break a page.
 JINJA_ENVIRONMENT = {"autoescape": True, "trim_blocks": True, "lstrip_blocks": True}
+
+# The site on the Fediverse (every MILPA_ACTOR_* setting is in plugins/milpa/settings.py).
+MILPA_ACTOR_USERNAME = "stories"
+MILPA_ACTOR_ICON = "photos/avatar.jpg"
+MILPA_ACTOR_IMAGE = "photos/milpa-spring.jpg"
+MILPA_AUTHORS = {
+    "Rosa Ventura": {"summary": "<p>Radio host and seed keeper in the Sierra Norte.</p>"},
+}
+MILPA_TERRITORIES = {
+    "Sierra Norte": {"summary": "<p>Stories from the forests and springs of the Sierra Norte."
+                     "</p>", "image": "photos/hillside-forest.jpg"},
+}
