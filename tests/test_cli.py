@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 import publish
 
-from .conftest import ROOT, TEST_KEYS, MiniSite, photo_with_secrets, story
+from .conftest import ROOT, MiniSite, photo_with_secrets, settings_file, story
 
 
 def run(*arguments: str) -> Result:
@@ -23,13 +23,7 @@ def run(*arguments: str) -> Result:
 @pytest.fixture
 def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
     """A miniature site folder with its own settings file, as the working directory."""
-    (mini_site.base / "pelicanconf.py").write_text(
-        (ROOT / "pelicanconf.py").read_text()
-        + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\n"
-        + f"THEME = {str(ROOT / 'theme')!r}\n"
-        + "MILPA_NOW = '2026-06-01T12:00:00+00:00'\n"
-        + f"MILPA_KEYS_PATH = {str(TEST_KEYS)!r}\n"
-    )
+    (mini_site.base / "pelicanconf.py").write_text(settings_file())
     shutil.copy(ROOT / "publishconf.py", mini_site.base)
     # Pelican loads settings files as modules named after them; start from a clean slate.
     monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)

@@ -14,7 +14,7 @@ from pelican.writers import Writer
 
 import publish
 
-from .conftest import TEST_KEYS, MiniSite, photo_with_secrets, story
+from .conftest import MiniSite, photo_with_secrets, settings_file, story
 from .servers import serving
 
 BASE = "https://stories.example.org"
@@ -183,15 +183,10 @@ def test_websub_hub_is_named_and_told_about_changed_feeds(
     app = web.Application()
     app.router.add_post("/hub", hub)
     with serving(app) as base:
-        (site.base / "pelicanconf.py").write_text(
-            "from pathlib import Path\n"
-            f"exec(Path({str(Path(publish.__file__).parent / 'pelicanconf.py')!r}).read_text())\n"
-            f"PATH = {str(site.content)!r}\nOUTPUT_PATH = {str(site.output)!r}\n"
-            f"CACHE_PATH = {str(site.base / 'cache')!r}\nSITEURL = {BASE!r}\n"
-            f"PLUGIN_PATHS = [{str(Path(publish.__file__).parent / 'plugins')!r}]\n"
-            f"THEME = {str(Path(publish.__file__).parent / 'theme')!r}\n"
-            f"MILPA_NOW = '2026-06-01T12:00:00+00:00'\nMILPA_WEBSUB_HUB = '{base}/hub'\n"
-            f"MILPA_KEYS_PATH = {str(TEST_KEYS)!r}\n")
+        (site.base / "pelicanconf.py").write_text(settings_file(
+            PATH=str(site.content), OUTPUT_PATH=str(site.output),
+            CACHE_PATH=str(site.base / "cache"), SITEURL=BASE,
+            MILPA_WEBSUB_HUB=f"{base}/hub"))
         monkeypatch.chdir(site.base)
         monkeypatch.delitem(__import__("sys").modules, "pelicanconf", raising=False)
         first = CliRunner().invoke(publish.cli, ["build"], catch_exceptions=False)
