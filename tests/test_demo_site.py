@@ -139,6 +139,8 @@ def test_no_metadata_survives_in_any_published_file(demo_output: Path) -> None:
             data = path.read_bytes()
             leaks[path] = [s for s in secrets if s in data]
     assert {p: why for p, why in leaks.items() if why} == {}
+    assert not [p for p in demo_output.rglob("*") if p.is_file() and b"PRIVATE KEY" in
+                p.read_bytes()]
     videos = list(demo_output.rglob("*.mp4"))
     assert videos
     for video in videos:
