@@ -65,7 +65,10 @@ def site_settings(base: Path, content: Path, name: str) -> Path:
         (ROOT / "pelicanconf.py").read_text()
         + f"\nPATH = {str(content)!r}\nCACHE_PATH = {str(base / 'cache')!r}\n"
         + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\nTHEME = {str(ROOT / 'theme')!r}\n"
-        + f"MILPA_KEYS_PATH = {str(keys)!r}\nMILPA_DATA_PATH = {str(base / 'data')!r}\n")
+        + f"MILPA_KEYS_PATH = {str(keys)!r}\nMILPA_DATA_PATH = {str(base / 'data')!r}\n"
+        # The demo's profile photos exist only in the demo's content.
+        + ("" if content == ROOT / "content" else
+           "MILPA_ACTOR_ICON = MILPA_ACTOR_IMAGE = None\nMILPA_TERRITORIES = {}\n"))
     return settings
 
 

@@ -298,5 +298,8 @@ def paged_collection(collection_id: str, page_url: Any, items: list[Any], page_s
 
 
 def to_json(document: dict[str, Any]) -> bytes:
-    """Stable bytes: sorted keys, UTF-8, no timestamps of our own."""
-    return (json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1) + "\n").encode()
+    """Stable bytes: sorted keys, UTF-8, no timestamps of our own.
+
+    Not indented: only then does ``json`` use its C encoder, and thousands are written.
+    """
+    return (json.dumps(document, sort_keys=True, ensure_ascii=False) + "\n").encode()

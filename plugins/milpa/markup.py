@@ -85,18 +85,23 @@ class Video:
 
 
 _URL_ATTRIBUTE = re.compile(r'\b(href|src|poster|srcset)="([^"]*)"')
+_ABSOLUTE = ("https://", "http://", "mailto:", "data:")
 
 
 def absolute_urls(html: str, base: str) -> str:
     """Every link and source in ``html`` made absolute against ``base`` (a page's URL)."""
 
+    def joined(url: str) -> str:
+        # Already absolute is the common case (SITEURL set): skip urljoin's parsing.
+        return url if url.startswith(_ABSOLUTE) else urljoin(base, url)
+
     def absolute(match: re.Match[str]) -> str:
         name, value = match[1], match[2]
         if name == "srcset":
             candidates = (c.strip().split(" ", 1) for c in value.split(","))
-            value = ", ".join(" ".join([urljoin(base, c[0]), *c[1:]]) for c in candidates)
+            value = ", ".join(" ".join([joined(c[0]), *c[1:]]) for c in candidates)
         else:
-            value = urljoin(base, value)
+            value = joined(value)
         return f'{name}="{value}"'
 
     return _URL_ATTRIBUTE.sub(absolute, html)

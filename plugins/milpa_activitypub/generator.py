@@ -93,6 +93,7 @@ class FediverseGenerator:
         self.output = Path(output_path)
         self.fediverse: Fediverse | None = None
         self.public_key = ""
+        self._folders: set[Path] = set()
 
     def generate_context(self) -> None:
         keys = Path(setting(self.settings, "MILPA_KEYS_PATH"))
@@ -140,7 +141,9 @@ class FediverseGenerator:
     def write(self, url_or_path: str, data: bytes | str) -> None:
         relative = self.fediverse.urls.path_of(url_or_path) if self.fediverse else url_or_path
         target = self.output / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
         target.write_bytes(data if isinstance(data, bytes) else data.encode())
 
     def generate_output(self, _writer: Any) -> None:
