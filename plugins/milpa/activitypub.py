@@ -75,7 +75,9 @@ class ApUrls:
         return f"{self.base}/ap/creates/{lang}/{slug}"
 
     def announce(self, name: str, lang: str, slug: str) -> str:
-        return f"{self.base}/ap/announces/{name}/{lang}/{slug}"
+        # A fragment of the actor, as Mastodon names its own Likes and Follows: shares are
+        # many, and need no document of their own.
+        return f"{self.actor(name)}#announces/{lang}/{slug}"
 
     def replies(self, lang: str, slug: str) -> str:
         return f"{self.base}/ap/replies/{lang}/{slug}"

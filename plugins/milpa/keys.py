@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bovine.crypto import generate_rsa_public_private_key
-
 PRIVATE_KEY = "actor.private.pem"
 PUBLIC_KEY = "actor.public.pem"
 
@@ -17,6 +15,10 @@ class KeyMissing(FileNotFoundError):
 
 def create_key_pair(folder: Path, overwrite: bool = False) -> tuple[Path, Path]:
     """Write a new RSA-2048 pair; the private key is readable by its owner only (0600)."""
+    # Imported here: bovine's crypto stack takes half a second to load, and only this
+    # command needs it; the build reads a PEM file.
+    from bovine.crypto import generate_rsa_public_private_key
+
     private, public = folder / PRIVATE_KEY, folder / PUBLIC_KEY
     if not overwrite and (private.exists() or public.exists()):
         raise FileExistsError(private)

@@ -183,7 +183,6 @@ class FediverseGenerator:
                 activity = create_activity(document, urls, story.lang, story.slug)
             else:
                 activity = announce_activity(name, document, urls, story.lang, story.slug)
-                self.write(activity["id"], to_json(activity))
             items.append({key: value for key, value in activity.items() if key != "@context"})
         page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
         for document in paged_collection(urls.outbox(name),
