@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html import escape
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .images import JPEG, WEBP, ProcessedImage, Rendition
 from .video import ProcessedVideo
@@ -91,9 +91,17 @@ _ABSOLUTE = ("https://", "http://", "mailto:", "data:")
 def absolute_urls(html: str, base: str) -> str:
     """Every link and source in ``html`` made absolute against ``base`` (a page's URL)."""
 
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+
     def joined(url: str) -> str:
-        # Already absolute is the common case (SITEURL set): skip urljoin's parsing.
-        return url if url.startswith(_ABSOLUTE) else urljoin(base, url)
+        # The common cases, absolute (SITEURL set) or site-relative (SITEURL empty), need
+        # no parsing; urljoin handles the rest.
+        if url.startswith(_ABSOLUTE):
+            return url
+        if url.startswith("/") and not url.startswith("//"):
+            return origin + url
+        return urljoin(base, url)
 
     def absolute(match: re.Match[str]) -> str:
         name, value = match[1], match[2]

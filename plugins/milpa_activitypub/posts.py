@@ -51,7 +51,8 @@ def story_post(story: Any, base: str, author_id: str, audience: tuple[str, ...],
                object_type: str) -> StoryPost:
     page_url = urljoin(base + "/", story.url)
     tags = [(str(tag), urljoin(base + "/", tag.url)) for tag in getattr(story, "tags", [])]
-    body = fediverse_html(absolute_urls(story.content, page_url))
+    # Sanitised first: the photos' markup goes, and with it most URLs to rewrite.
+    body = absolute_urls(fediverse_html(story.content), page_url)
     title = escape(story.title)
     if object_type == "Note":
         # A Note has no title of its own: the story's opens its text.
