@@ -24,6 +24,7 @@ from milpa.activitypub import (
 )
 from milpa.discovery import webfinger_name
 from milpa.keys import PRIVATE_KEY, PUBLIC_KEY
+from milpa.state import DataStore, Follower
 from milpa_site.build import BuildFailed
 
 from .conftest import TEST_KEYS, MiniSite, photo_with_secrets, story
@@ -115,9 +116,11 @@ def site(mini_site: MiniSite) -> MiniSite:
     mini_site.add("stories/b-es.md", story(
         "Caminos", "Cerrados.", Authors="Tomás Xolo", Territory="Costa Chica",
         Date="2026-05-02", Slug="roads", Translation="true"))
-    (mini_site.base / "data/followers").mkdir(parents=True)
-    (mini_site.base / "data/followers/stories.jsonl").write_text(
-        '{"id": "https://a.example/u/1"}\n{"id": "https://b.example/u/2"}\n')
+    store = DataStore(mini_site.base / "data")
+    for number in (1, 2):
+        store.record_follower("stories", Follower(
+            f"https://s{number}.example/u/{number}", f"https://s{number}.example/inbox",
+            None, "2026-05-01T00:00:00+00:00"))
     return mini_site
 
 

@@ -28,19 +28,12 @@ from milpa.discovery import (
 )
 from milpa.keys import KeyMissing, read_public_key
 from milpa.settings import setting, site_url
+from milpa.state import DataStore
 
 from .actors import Actor, ActorMedia, family_actor, site_actor
 from .posts import story_id, story_post
 
 logger = logging.getLogger(__name__)
-
-
-def follower_count(data_folder: Path, name: str) -> int:
-    """Followers recorded by the inbox: one JSON object per line in followers/NAME.jsonl."""
-    path = data_folder / "followers" / f"{name}.jsonl"
-    if not path.is_file():
-        return 0
-    return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 class Fediverse:
@@ -192,10 +185,10 @@ class FediverseGenerator:
         pinned = [objects[id(s)]["id"] for s in newest if getattr(s, "pinned", False)]
         self.write(urls.featured(name), to_json(ordered_collection(
             urls.featured(name), len(pinned), items=pinned)))
-        data = Path(setting(self.settings, "MILPA_DATA_PATH"))
+        store = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH")))
         # The count only: who follows whom is not published.
         self.write(urls.followers(name), to_json(ordered_collection(
-            urls.followers(name), follower_count(data, name))))
+            urls.followers(name), store.follower_count(name))))
         self.write(urls.following(name), to_json(ordered_collection(
             urls.following(name), 0, items=[])))
         self.write(f"{JRD_FOLDER}/{name}.json", to_json(webfinger_document(

@@ -1,0 +1,101 @@
+"""The plain files in the data folder: the one module that reads and writes them.
+
+Each follower is one small JSON file, ``followers/ACTOR/HASH.json``: recording or removing
+one touches one file, written atomically (temporary file, fsync, rename), so the inbox, the
+moderation command and the build can work at the same time and a crash loses nothing.
+Changes that read before they write (a ``Move``) hold a file lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of one, even after a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)
+
+
+@dataclass(frozen=True)
+class Follower:
+    id: str  # the follower's actor id
+    inbox: str
+    shared_inbox: str | None
+    since: str  # ISO 8601, when the follow was accepted
+    follow_id: str | None = None  # the Follow activity, which Undo names
+
+    @property
+    def server(self) -> str:
+        return self.id.split("/")[2] if "://" in self.id else self.id
+
+
+class DataStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        locks = self.folder / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with FileLock(locks / f"{name}.lock", timeout=30):
+            yield
+
+    def _follower_file(self, actor: str, follower_id: str) -> Path:
+        digest = hashlib.sha256(follower_id.encode()).hexdigest()[:32]
+        return self.folder / "followers" / actor / f"{digest}.json"
+
+    def record_follower(self, actor: str, follower: Follower) -> None:
+        data = json.dumps(asdict(follower), sort_keys=True, ensure_ascii=False).encode()
+        write_atomically(self._follower_file(actor, follower.id), data)
+
+    def remove_follower(self, actor: str, follower_id: str) -> bool:
+        """True when the follower was there."""
+        try:
+            self._follower_file(actor, follower_id).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def is_follower(self, actor: str, follower_id: str) -> bool:
+        return self._follower_file(actor, follower_id).is_file()
+
+    def followers(self, actor: str) -> list[Follower]:
+        folder = self.folder / "followers" / actor
+        found = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            found.append(Follower(**data))
+        return found
+
+    def follower_count(self, actor: str) -> int:
+        folder = self.folder / "followers" / actor
+        return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
+
+    def actors_with_followers(self) -> list[str]:
+        folder = self.folder / "followers"
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []

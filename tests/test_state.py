@@ -1,0 +1,58 @@
+"""The data folder: atomic, concurrent, nothing lost."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from milpa.state import DataStore, Follower, write_atomically
+
+
+def follower(number: int) -> Follower:
+    return Follower(f"https://server{number % 7}.example/users/u{number}",
+                    f"https://server{number % 7}.example/users/u{number}/inbox",
+                    f"https://server{number % 7}.example/inbox", "2026-05-01T00:00:00+00:00",
+                    f"https://server{number % 7}.example/follows/{number}")
+
+
+def test_followers_are_recorded_listed_counted_and_removed(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    assert store.follower_count("stories") == 0 and store.followers("stories") == []
+    store.record_follower("stories", follower(1))
+    store.record_follower("stories", follower(1))  # a repeated Follow changes nothing
+    store.record_follower("stories", follower(2))
+    assert store.follower_count("stories") == 2
+    assert {f.id for f in store.followers("stories")} == {follower(1).id, follower(2).id}
+    assert store.followers("stories")[0].server.startswith("server")
+    assert store.remove_follower("stories", follower(1).id) is True
+    assert store.remove_follower("stories", follower(1).id) is False
+    assert store.follower_count("stories") == 1 and store.follower_count("other") == 0
+    assert store.actors_with_followers() == ["stories"]
+    files = list((tmp_path / "followers/stories").iterdir())
+    assert len(files) == 1 and json.loads(files[0].read_text())["id"] == follower(2).id
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    write_atomically(target, b'{"old": true}')
+
+
+    with pytest.raises(TypeError):
+        write_atomically(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_bytes() == b'{"old": true}'
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def _record_many(folder: str, start: int) -> None:
+    store = DataStore(Path(folder))
+    for number in range(start, start + 50):
+        store.record_follower("stories", follower(number))
+
+
+def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    with ProcessPoolExecutor(4) as pool:
+        list(pool.map(_record_many, [str(tmp_path)] * 4, [0, 50, 100, 150]))
+    assert DataStore(tmp_path).follower_count("stories") == 200
