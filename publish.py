@@ -13,18 +13,21 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import click
 
-from milpa.keys import create_key_pair
+from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.scaffold import story_text
 from milpa.settings import now, setting, site_url, site_zone
 from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
 from milpa_site.websub import ping_hub
+
+if TYPE_CHECKING:
+    from milpa_site.inbox import Inbox
 
 DEFAULT_SETTINGS = Path("pelicanconf.py")
 
@@ -158,11 +161,6 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
 @settings_options
 def serve_command(settings: dict[str, Any], host: str, port: int, build_first: bool) -> None:
     """Serve the site (previews, local peers, and hosts without a web server)."""
-    # Imported here: only this command needs the web server.
-    from aiohttp import web
-
-    from milpa_site.web import site_app
-
     base = f"http://{host}:{port}"
     if build_first:
         settings = {**settings, "SITEURL": base}
@@ -171,9 +169,55 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     if not (output / "index.html").is_file():
         raise click.ClickException(f"nothing built in {output}: run `python publish.py build` "
                                    "first, or leave out --no-build")
-    click.echo(f"Serving {relative_to_cwd(output)}/ at {base}/ (Ctrl-C to stop)")
-    web.run_app(site_app(output, settings.get("SITEURL") or base), host=host, port=port,
-                print=None, access_log=logging.getLogger("milpa.access"))
+    from milpa_site.web import site_app  # the server stack loads only for these commands
+
+    # A preview talks to peers on this machine: let the inbox fetch their keys there.
+    settings = {**settings, "MILPA_INBOX_ALLOW_LOOPBACK": True}
+    site = settings.get("SITEURL") or base
+    _run_server(site_app(output, site, _inbox_or_fail(settings, output, site)), host, port,
+                f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)")
+
+
+@cli.command("inbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data folder [default: the settings' MILPA_DATA_PATH]")
+@settings_options
+def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | None) -> None:
+    """Receive activities (behind nginx or Caddy, which serve the static site)."""
+    if data is not None:
+        settings = {**settings, "MILPA_DATA_PATH": str(data)}
+    output = Path(settings["OUTPUT_PATH"])
+    if not (output / "ap" / "actors").is_dir():
+        raise click.ClickException(f"no actors built in {output}: run `python publish.py "
+                                   "build -s publishconf.py` first")
+    from aiohttp import web  # the server stack loads only for these commands
+
+    from milpa_site.inbox import add_inbox_routes
+
+    app = web.Application()
+    add_inbox_routes(app, _inbox_or_fail(settings, output, site_url(settings)))
+    _run_server(app, host, port, f"Inbox for {site_url(settings)} listening on "
+                f"http://{host}:{port}/ (Ctrl-C to stop)")
+
+
+def _inbox_or_fail(settings: dict[str, Any], output: Path, base: str
+                   ) -> Callable[[Any], Inbox]:
+    from milpa_site.inbox import inbox_from_settings
+
+    try:
+        return inbox_from_settings(settings, output, base)
+    except KeyMissing:
+        raise click.ClickException("no actor key: run `python publish.py keys` first") from None
+
+
+def _run_server(app: Any, host: str, port: int, banner: str) -> None:
+    from aiohttp import web
+
+    click.echo(banner)
+    web.run_app(app, host=host, port=port, print=None,
+                access_log=logging.getLogger("milpa.access"))
 
 
 @cli.command("keys")

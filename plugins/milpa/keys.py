@@ -39,3 +39,11 @@ def read_public_key(folder: Path) -> str:
         return (folder / PUBLIC_KEY).read_text()
     except FileNotFoundError:
         raise KeyMissing(folder / PUBLIC_KEY) from None
+
+
+def read_private_key(folder: Path) -> str:
+    """The private key's PEM, for the inbox and delivery (never for the build)."""
+    try:
+        return (folder / PRIVATE_KEY).read_text()
+    except FileNotFoundError:
+        raise KeyMissing(folder / PRIVATE_KEY) from None

@@ -84,6 +84,10 @@ DEFAULTS: dict[str, Any] = {
     # Note (Mastodon shows the whole story) or Article (Mastodon shows a title and link).
     "MILPA_OBJECT_TYPE": "Note",
     "MILPA_OUTBOX_PAGE_SIZE": 20,
+    # The inbox: the largest body it reads, and whether it may fetch keys from loopback
+    # addresses (only for tests and local previews: it is how SSRF starts).
+    "MILPA_INBOX_MAX_BODY": 256 * 1024,
+    "MILPA_INBOX_ALLOW_LOOPBACK": False,
 }
 
 

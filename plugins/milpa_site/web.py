@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from milpa.activitypub import ACTIVITY_JSON
 from milpa.discovery import JRD_FOLDER, JRD_TYPE, NODEINFO_TYPE, XRD_TYPE, webfinger_name
+
+from .inbox import Inbox, add_inbox_routes
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +62,13 @@ def content_type(relative: str) -> str:
         "application/octet-stream"
 
 
-def site_app(output: Path, base: str = "") -> web.Application:
-    """Serve ``output``; ``base`` is the site's address, whose host WebFinger answers for."""
+def site_app(output: Path, base: str = "",
+             make_inbox: Callable[[aiohttp.ClientSession], Inbox] | None = None
+             ) -> web.Application:
+    """Serve ``output``; ``base`` is the site's address, whose host WebFinger answers for.
+
+    With ``make_inbox``, the same process receives activities too.
+    """
     root = output.resolve()
 
     async def webfinger(request: web.Request) -> web.StreamResponse:
@@ -94,6 +103,9 @@ def site_app(output: Path, base: str = "") -> web.Application:
         return web.FileResponse(target, headers=headers)
 
     app = web.Application()
+    if make_inbox is not None:
+        add_inbox_routes(app, make_inbox)
     app.router.add_get("/.well-known/webfinger", webfinger)
     app.router.add_get("/{path:.*}", serve_file)
     return app
+

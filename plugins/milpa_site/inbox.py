@@ -1,0 +1,257 @@
+"""The inbox: where trust is decided. Every POST is checked, then handled by its type.
+
+Checks, in order, each with a 4xx and a log line: the actor exists (404), the body is not
+too big (413), is ActivityPub JSON (415), parses and is not nested absurdly deep (400), is
+an activity with an actor (400), and carries a valid HTTP signature made with a key its
+actor owns (401). The signature checker is bovine's; the key comes from the actor's
+document, fetched with a signed GET, cached, and fetched again once if it no longer
+verifies (the actor may have rotated it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import aiohttp
+from aiohttp import web
+from bovine.crypto import build_validate_http_signature_raw
+from bovine.crypto.signature import Signature
+
+from milpa.activitypub import AS_CONTEXT, ApUrls
+from milpa.keys import read_private_key
+from milpa.settings import setting
+from milpa.state import DataStore, Follower
+
+from .remote import RemoteActors, RemoteRefused, Signer
+
+logger = logging.getLogger(__name__)
+ACCEPTED_TYPES = ("application/activity+json", "application/ld+json")
+REQUIRED_SIGNED = {"(request-target)", "host", "date"}
+MAX_DEPTH = 32
+DELIVERY_ATTEMPTS = (0, 2, 10, 60)  # seconds to wait before each try
+
+
+class Refused(web.HTTPException):
+    """A request we turn down, with its status and a short reason for the sender."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status_code = status
+        super().__init__(text=f"{reason}\n", content_type="text/plain")
+
+
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deeply ``value`` nests, counting no further than ``limit`` + 1."""
+    stack, deepest = [(value, 1)], 0
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def object_id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
+@dataclass
+class Inbox:
+    """The inbox service: its state, the site's actors, and how it reaches others."""
+
+    store: DataStore
+    urls: ApUrls
+    actors_folder: Path  # output/ap/actors: the actors that exist are the ones built
+    remote: RemoteActors
+    max_body: int = 256 * 1024
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def actor_exists(self, name: str) -> bool:
+        return "/" not in name and (self.actors_folder / name).is_file()
+
+    def our_actor(self, actor_id: str | None) -> str | None:
+        """The name of ours that ``actor_id`` is, if it is one of ours."""
+        prefix = self.urls.actor("")
+        if actor_id and actor_id.startswith(prefix):
+            name = actor_id[len(prefix):]
+            return name if self.actor_exists(name) else None
+        return None
+
+    async def read_activity(self, request: web.Request) -> tuple[dict[str, Any], bytes]:
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise Refused(413, f"body over {self.max_body} bytes")
+        body = await request.content.read(self.max_body + 1)
+        if len(body) > self.max_body:
+            raise Refused(413, f"body over {self.max_body} bytes")
+        if not request.content_type.startswith(ACCEPTED_TYPES):
+            raise Refused(415, "send application/activity+json")
+        try:
+            activity = json.loads(body)
+        except ValueError:
+            raise Refused(400, "body is not JSON") from None
+        if depth(activity) > MAX_DEPTH:
+            raise Refused(400, "JSON nested too deep")
+        if not isinstance(activity, dict) or not isinstance(activity.get("type"), str):
+            raise Refused(400, "not an activity")
+        if not object_id(activity.get("actor")):
+            raise Refused(400, "activity has no actor")
+        return activity, body
+
+    async def verified_owner(self, request: web.Request, body: bytes) -> str:
+        """The owner of the key that signed the request, or Refused(401)."""
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        if "signature" not in headers:
+            raise Refused(401, "request is not signed")
+        try:
+            signed = set(Signature.from_signature_header(headers["signature"]).fields)
+        except Exception:  # bovine raises plain exceptions on a malformed header
+            raise Refused(401, "malformed Signature header") from None
+        missing = REQUIRED_SIGNED - signed
+        if not {"digest", "content-digest"} & signed:
+            missing.add("digest")
+        if missing:
+            raise Refused(401, f"signature must cover {', '.join(sorted(missing))}")
+
+        async def body_bytes() -> bytes:
+            return body
+
+        for fresh in (False, True):
+            async def key_for(key_id: str, fresh: bool = fresh) -> Any:
+                try:
+                    return await self.remote.public_key(key_id, fresh=fresh)
+                except RemoteRefused as error:
+                    logger.info("inbox: key %s refused: %s", key_id, error)
+                    return None
+
+            validate = build_validate_http_signature_raw(key_for)
+            owner = await validate("post", request.path, headers, body_bytes)
+            if owner:
+                return owner
+        raise Refused(401, "signature does not verify")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        name = request.match_info.get("name")
+        try:
+            if name is not None and not self.actor_exists(name):
+                raise Refused(404, "no such actor")
+            activity, body = await self.read_activity(request)
+            owner = await self.verified_owner(request, body)
+            if owner != object_id(activity.get("actor")):
+                raise Refused(401, "the signing key's owner is not the activity's actor")
+            handler = HANDLERS.get(activity["type"])
+            if handler is not None:
+                await handler(self, activity)
+        except Refused as refusal:
+            logger.warning("inbox: refused %s from %s: %s", request.path, request.remote,
+                           refusal.text.strip())
+            raise
+        return web.Response(status=202, text="accepted\n")
+
+    def in_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def deliver_with_retries(self, inbox: str, activity: dict[str, Any]) -> None:
+        for attempt, wait in enumerate(DELIVERY_ATTEMPTS, 1):
+            await asyncio.sleep(wait)
+            try:
+                await self.remote.deliver(inbox, activity)
+                return
+            except RemoteRefused as error:
+                logger.warning("inbox: %s to %s failed (try %d of %d): %s", activity["type"],
+                               inbox, attempt, len(DELIVERY_ATTEMPTS), error)
+        logger.error("inbox: gave up delivering %s to %s", activity["id"], inbox)
+
+
+async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """Record the follower, then answer with a signed Accept (in the background)."""
+    name = inbox.our_actor(object_id(activity.get("object")))
+    if name is None:
+        raise Refused(404, "Follow of an actor that is not here")
+    follower_id = object_id(activity["actor"])
+    try:
+        actor = await inbox.remote.document(follower_id)
+    except RemoteRefused as error:
+        raise Refused(400, f"cannot read the follower: {error}") from None
+    follower_inbox = actor.get("inbox")
+    if not isinstance(follower_inbox, str):
+        raise Refused(400, "the follower has no inbox")
+    shared = (actor.get("endpoints") or {}).get("sharedInbox")
+    inbox.store.record_follower(name, Follower(
+        id=follower_id, inbox=follower_inbox, shared_inbox=shared if isinstance(shared, str)
+        else None, since=datetime.now(UTC).isoformat(timespec="seconds"),
+        follow_id=object_id(activity)))
+    logger.info("inbox: %s now follows %s", follower_id, name)
+    accept = {"@context": AS_CONTEXT, "id": f"{inbox.urls.actor(name)}#accepts/{uuid4()}",
+              "type": "Accept", "actor": inbox.urls.actor(name), "object": activity}
+    inbox.in_background(inbox.deliver_with_retries(follower_inbox, accept))
+
+
+async def on_undo(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """Undo of a Follow: the follower goes. Other undos are not recorded yet."""
+    undone = activity.get("object")
+    if not isinstance(undone, dict) or undone.get("type") != "Follow":
+        return
+    name = inbox.our_actor(object_id(undone.get("object")))
+    follower_id = object_id(activity["actor"])
+    if name and object_id(undone.get("actor")) == follower_id and \
+            inbox.store.remove_follower(name, follower_id):
+        logger.info("inbox: %s no longer follows %s", follower_id, name)
+
+
+# What the inbox does with each activity type; every other type is accepted and ignored.
+HANDLERS: dict[str, Callable[[Inbox, dict[str, Any]], Awaitable[None]]] = {
+    "Follow": on_follow,
+    "Undo": on_undo,
+}
+
+
+INBOX = web.AppKey("inbox", Inbox)
+
+
+def add_inbox_routes(app: web.Application,
+                     make_inbox: Callable[[aiohttp.ClientSession], Inbox]) -> None:
+    """Every actor's inbox and the shared inbox; the Inbox lives as long as the app."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return await request.app[INBOX].handle(request)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession() as session:
+            app[INBOX] = make_inbox(session)
+            yield
+            for task in list(app[INBOX].tasks):
+                task.cancel()
+            await asyncio.gather(*app[INBOX].tasks, return_exceptions=True)
+
+    app.router.add_post("/ap/inboxes/{name}", handle)
+    app.router.add_post("/ap/inbox", handle)
+    app.cleanup_ctx.append(lifetime)
+
+
+def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
+                        ) -> Callable[[aiohttp.ClientSession], Inbox]:
+    """How an app makes its Inbox from the site's settings (the key is read once, here)."""
+    urls = ApUrls(base)
+    signer = Signer(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
+                    read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
+
+    def make(session: aiohttp.ClientSession) -> Inbox:
+        remote = RemoteActors(session, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
+        return Inbox(DataStore(Path(setting(settings, "MILPA_DATA_PATH"))), urls,
+                     output / "ap" / "actors", remote, setting(settings, "MILPA_INBOX_MAX_BODY"))
+
+    return make
