@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,9 +29,10 @@ from milpa.keys import read_private_key
 from milpa.settings import setting
 from milpa.state import DataStore, Follower
 
+from .logs import service_logger
 from .remote import RemoteActors, RemoteRefused, Signer
 
-logger = logging.getLogger(__name__)
+logger = service_logger(__name__)
 ACCEPTED_TYPES = ("application/activity+json", "application/ld+json")
 REQUIRED_SIGNED = {"(request-target)", "host", "date"}
 MAX_DEPTH = 32
@@ -127,19 +127,26 @@ class Inbox:
         async def body_bytes() -> bytes:
             return body
 
-        for fresh in (False, True):
-            async def key_for(key_id: str, fresh: bool = fresh) -> Any:
-                try:
-                    return await self.remote.public_key(key_id, fresh=fresh)
-                except RemoteRefused as error:
-                    logger.info("inbox: key %s refused: %s", key_id, error)
-                    return None
+        cached_keys: list[str] = []
 
-            validate = build_validate_http_signature_raw(key_for)
+        async def key_for(key_id: str) -> Any:
+            try:
+                if self.remote.is_cached(key_id):
+                    cached_keys.append(key_id)
+                    # A cached key that fails is fetched again, once: it may have rotated.
+                    return await self.remote.public_key(key_id, fresh=len(cached_keys) > 1)
+                return await self.remote.public_key(key_id)
+            except RemoteRefused as error:
+                logger.warning("inbox: key %s refused: %s", key_id, error)
+                return None
+
+        validate = build_validate_http_signature_raw(key_for)
+        owner = await validate("post", request.path, headers, body_bytes)
+        if owner is None and cached_keys:
             owner = await validate("post", request.path, headers, body_bytes)
-            if owner:
-                return owner
-        raise Refused(401, "signature does not verify")
+        if not owner:
+            raise Refused(401, "signature does not verify")
+        return owner
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info.get("name")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import logging
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,7 +21,9 @@ import aiohttp
 from bovine.clients.signed_http import SignedHttpClient
 from bovine.crypto.types import CryptographicIdentifier
 
-logger = logging.getLogger(__name__)
+from .logs import service_logger
+
+logger = service_logger(__name__)
 # Mastodon also serves actors as plain application/json to some clients.
 DOCUMENT_TYPES = ("application/activity+json", "application/ld+json", "application/json")
 MAX_DOCUMENT_BYTES = 1_000_000
@@ -100,6 +101,9 @@ class RemoteActors:
         while len(self._documents) > self.cache_size:
             self._documents.popitem(last=False)
         return document
+
+    def is_cached(self, url: str) -> bool:
+        return urldefrag(url).url in self._documents
 
     async def public_key(self, key_id: str, fresh: bool = False) -> CryptographicIdentifier:
         """The key ``key_id`` names, as published by its owner's actor document."""

@@ -7,7 +7,6 @@ Last-Modified come with aiohttp's FileResponse), and nothing outside the output 
 
 from __future__ import annotations
 
-import logging
 import mimetypes
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +18,9 @@ from milpa.activitypub import ACTIVITY_JSON
 from milpa.discovery import JRD_FOLDER, JRD_TYPE, NODEINFO_TYPE, XRD_TYPE, webfinger_name
 
 from .inbox import Inbox, add_inbox_routes
+from .logs import service_logger
 
-logger = logging.getLogger(__name__)
+logger = service_logger(__name__)
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -1,0 +1,297 @@
+"""The inbox, over loopback, with real signed requests made by bovine's client.
+
+A "peer" server plays the remote side: it serves actors (sharing one test key) and an
+inbox that records what it receives and verifies our signatures with bovine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from bovine.clients.signed_http import SignedHttpClient, legacy_digest_method
+from bovine.clients.utils import host_target_from_url
+from bovine.crypto import build_validate_http_signature_raw, generate_rsa_public_private_key
+from bovine.crypto.http_signature import build_signature
+from bovine.crypto.types import CryptographicIdentifier, CryptographicSecret
+
+from milpa.activitypub import ACTIVITY_JSON
+from milpa.state import DataStore
+from milpa_site.inbox import inbox_from_settings
+from milpa_site.web import site_app
+
+from .conftest import MiniSite, story
+from .servers import serving
+
+PEER_PUBLIC, PEER_PRIVATE = generate_rsa_public_private_key()
+OTHER_PUBLIC, OTHER_PRIVATE = generate_rsa_public_private_key()
+
+
+@dataclass
+class Peer:
+    """The remote server: actors /users/N and their inboxes, which record deliveries."""
+
+    base: str = ""
+    received: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+
+    def actor(self, number: int) -> str:
+        return f"{self.base}/users/{number}"
+
+    def key(self, number: int) -> str:
+        return f"{self.actor(number)}#main-key"
+
+    def app(self, base: str) -> web.Application:
+        self.base = base
+
+        async def actor(request: web.Request) -> web.Response:
+            actor_id = f"{base}/users/{request.match_info['number']}"
+            document = {"@context": "https://www.w3.org/ns/activitystreams", "id": actor_id,
+                        "type": "Person", "preferredUsername": "peer",
+                        "inbox": f"{actor_id}/inbox", "outbox": f"{actor_id}/outbox",
+                        "endpoints": {"sharedInbox": f"{base}/inbox"},
+                        "publicKey": {"id": f"{actor_id}#main-key", "owner": actor_id,
+                                      "publicKeyPem": PEER_PUBLIC}}
+            return web.json_response(document, content_type=ACTIVITY_JSON)
+
+        async def inbox(request: web.Request) -> web.Response:
+            body = await request.read()
+
+            async def fetch_key(key_id: str) -> CryptographicIdentifier | None:
+                async with aiohttp.ClientSession() as http, \
+                        http.get(key_id.split("#")[0], headers={"Accept": ACTIVITY_JSON}) as r:
+                    return CryptographicIdentifier.from_public_key(
+                        (await r.json(content_type=None))["publicKey"])
+
+            async def body_bytes() -> bytes:
+                return body
+
+            validate = build_validate_http_signature_raw(fetch_key)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            owner = await validate("post", request.path, headers, body_bytes)
+            self.received.append((json.loads(body), owner))
+            return web.Response(status=202)
+
+        app = web.Application()
+        app.router.add_get("/users/{number}", actor)
+        app.router.add_post("/users/{number}/inbox", inbox)
+        return app
+
+
+@pytest.fixture
+def peer() -> Iterator[Peer]:
+    remote = Peer()
+    with serving(remote.app):
+        yield remote
+
+
+@dataclass
+class Site:
+    base: str
+    store: DataStore
+
+    def inbox(self, name: str = "stories") -> str:
+        return f"{self.base}/ap/inboxes/{name}"
+
+    def actor(self, name: str = "stories") -> str:
+        return f"{self.base}/ap/actors/{name}"
+
+
+def site_with_inbox(mini_site: MiniSite, allow_loopback: bool = True) -> Iterator[Site]:
+    mini_site.add("stories/a.md", story("Agua", Authors="Ixchel Tzoc"))
+
+    def app(base: str) -> web.Application:
+        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=allow_loopback)
+        mini_site.build(SITEURL=base)
+        return site_app(mini_site.output, base,
+                        inbox_from_settings(settings, mini_site.output, base))
+
+    with serving(app) as base:
+        yield Site(base, DataStore(mini_site.base / "data"))
+
+
+@pytest.fixture
+def site(mini_site: MiniSite) -> Iterator[Site]:
+    yield from site_with_inbox(mini_site)
+
+
+def follow(peer: Peer, number: int, site: Site, name: str = "stories") -> dict[str, Any]:
+    return {"@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{peer.actor(number)}/follows/{name}", "type": "Follow",
+            "actor": peer.actor(number), "object": site.actor(name)}
+
+
+async def post_signed(url: str, activity: dict[str, Any], key_id: str,
+                      private_key: str = PEER_PRIVATE) -> int:
+    async with aiohttp.ClientSession() as http:
+        client = SignedHttpClient(http, key_id, private_key)
+        response = await client.post(url, json.dumps(activity), content_type=ACTIVITY_JSON)
+        async with response:
+            return response.status
+
+
+async def post_crafted(url: str, body: bytes, key_id: str, *, date: str | None = None,
+                       signed_body: bytes | None = None, content_type: str = ACTIVITY_JSON,
+                       signed_fields: tuple[str, ...] = ("date", "digest")) -> int:
+    """A request signed by hand, to get dates, digests and headers wrong on purpose."""
+    host, target = host_target_from_url(url)
+    date = date or formatdate(usegmt=True)
+    _, digest = legacy_digest_method(signed_body if signed_body is not None else body)
+    values = {"date": date, "digest": digest, "content-type": content_type}
+    signature = build_signature(host, "post", target)
+    for name in signed_fields:
+        signature = signature.with_field(name, values[name])
+    header = signature.sign_for_http_draft(CryptographicSecret.from_pem(key_id, PEER_PRIVATE))
+    headers = {"date": date, "digest": digest, "content-type": content_type,
+               **signature.headers, "signature": header}
+    async with aiohttp.ClientSession() as http, http.post(url, data=body,
+                                                          headers=headers) as response:
+        return response.status
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coroutine, 60))
+
+
+def wait_for(condition: Any, seconds: float = 10) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.05)
+
+    run(asyncio.wait_for(poll(), seconds))
+
+
+def test_a_signed_follow_is_recorded_and_accepted(site: Site, peer: Peer) -> None:
+    activity = follow(peer, 1, site)
+    assert run(post_signed(site.inbox(), activity, peer.key(1))) == 202
+    followers = site.store.followers("stories")
+    assert [(f.id, f.inbox, f.shared_inbox) for f in followers] == [
+        (peer.actor(1), f"{peer.actor(1)}/inbox", f"{peer.base}/inbox")]
+    wait_for(lambda: peer.received)
+    accept, signed_by = peer.received[0]
+    assert accept["type"] == "Accept" and accept["actor"] == site.actor()
+    assert accept["object"]["id"] == activity["id"]
+    assert signed_by == site.actor()  # our signature verified by bovine on the other side
+    undo = {"type": "Undo", "id": f"{activity['id']}/undo", "actor": peer.actor(1),
+            "object": activity}
+    assert run(post_signed(site.inbox(), undo, peer.key(1))) == 202
+    assert site.store.follower_count("stories") == 0
+
+
+def test_the_shared_inbox_and_author_and_territory_actors(site: Site, peer: Peer) -> None:
+    assert run(post_signed(f"{site.base}/ap/inbox", follow(peer, 2, site, "sierra_norte"),
+                           peer.key(2))) == 202
+    assert run(post_signed(site.inbox("ixchel_tzoc"), follow(peer, 3, site, "ixchel_tzoc"),
+                           peer.key(3))) == 202
+    assert site.store.follower_count("sierra_norte") == 1
+    assert site.store.follower_count("ixchel_tzoc") == 1
+    assert run(post_signed(site.inbox("nobody"), follow(peer, 4, site), peer.key(4))) == 404
+    missing = follow(peer, 5, site, "nobody")
+    assert run(post_signed(f"{site.base}/ap/inbox", missing, peer.key(5))) == 404
+
+
+@pytest.mark.parametrize("attack", ["unsigned", "forged", "wrong owner", "stale date",
+                                    "digest mismatch", "host not signed", "digest not signed"])
+def test_bad_signatures_are_refused_and_nothing_is_recorded(
+        site: Site, peer: Peer, attack: str, caplog: pytest.LogCaptureFixture) -> None:
+    activity = follow(peer, 6, site)
+    body = json.dumps(activity).encode()
+    if attack == "unsigned":
+        async def send() -> int:
+            async with aiohttp.ClientSession() as http, http.post(
+                    site.inbox(), data=body, headers={"content-type": ACTIVITY_JSON}) as r:
+                return r.status
+        status = run(send())
+    elif attack == "forged":
+        status = run(post_signed(site.inbox(), activity, peer.key(6), OTHER_PRIVATE))
+    elif attack == "wrong owner":  # signed by actor 7 for an activity claiming actor 6
+        status = run(post_signed(site.inbox(), activity, peer.key(7)))
+    elif attack == "stale date":
+        status = run(post_crafted(site.inbox(), body, peer.key(6),
+                                  date=formatdate(usegmt=True, timeval=1_700_000_000)))
+    elif attack == "digest mismatch":
+        status = run(post_crafted(site.inbox(), body, peer.key(6), signed_body=b"{}"))
+    elif attack == "host not signed":
+        status = run(post_crafted_without_host(site.inbox(), body, peer.key(6)))
+    else:
+        status = run(post_crafted(site.inbox(), body, peer.key(6), signed_fields=("date",)))
+    assert status == 401
+    assert site.store.follower_count("stories") == 0
+    # Logged by the server's thread, which may still be finishing the request.
+    wait_for(lambda: any("inbox: refused" in r.getMessage() for r in caplog.records), 5)
+
+
+async def post_crafted_without_host(url: str, body: bytes, key_id: str) -> int:
+    host, target = host_target_from_url(url)
+    date = formatdate(usegmt=True)
+    _, digest = legacy_digest_method(body)
+    signature = build_signature(host, "post", target).with_field("date", date) \
+        .with_field("digest", digest)
+    signature.fields = [f for f in signature.fields if f[0] != "host"]
+    header = signature.sign_for_http_draft(CryptographicSecret.from_pem(key_id, PEER_PRIVATE))
+    headers = {"date": date, "digest": digest, "content-type": ACTIVITY_JSON,
+               "signature": header}
+    async with aiohttp.ClientSession() as http, http.post(url, data=body,
+                                                          headers=headers) as response:
+        return response.status
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"), [
+    (b"x" * (300 * 1024), ACTIVITY_JSON, 413),
+    (b"{not json", ACTIVITY_JSON, 400),
+    (b"[1, 2]", ACTIVITY_JSON, 400),
+    (("[" * 40 + "]" * 40).encode(), ACTIVITY_JSON, 400),
+    (b'{"type": "Follow"}', ACTIVITY_JSON, 400),
+    (b'{"type": "Follow", "actor": "x"}', "text/plain", 415),
+])
+def test_malformed_requests_get_a_4xx(site: Site, peer: Peer, body: bytes, content_type: str,
+                                      status: int) -> None:
+    assert run(post_crafted(site.inbox(), body, peer.key(8), content_type=content_type)) \
+        == status
+    assert site.store.follower_count("stories") == 0
+
+
+def test_keys_on_private_addresses_are_not_fetched_in_production(
+        mini_site: MiniSite, peer: Peer, caplog: pytest.LogCaptureFixture) -> None:
+    for guarded in site_with_inbox(mini_site, allow_loopback=False):
+        assert run(post_signed(guarded.inbox(), follow(peer, 9, guarded), peer.key(9))) == 401
+        assert guarded.store.follower_count("stories") == 0
+    assert any("non-public address" in r.getMessage() for r in caplog.records)
+
+
+def test_two_hundred_concurrent_follows_are_all_recorded(site: Site, peer: Peer) -> None:
+    async def flood() -> list[int]:
+        async with aiohttp.ClientSession() as http:
+            async def one(number: int) -> int:
+                client = SignedHttpClient(http, peer.key(number), PEER_PRIVATE)
+                response = await client.post(site.inbox(), json.dumps(
+                    follow(peer, number, site)), content_type=ACTIVITY_JSON)
+                async with response:
+                    return response.status
+            return await asyncio.gather(*(one(n) for n in range(100, 300)))
+
+    assert run(flood()) == [202] * 200
+    assert site.store.follower_count("stories") == 200
+    wait_for(lambda: len(peer.received) == 200, 30)
+    assert all(signed_by == site.actor() for _, signed_by in peer.received)
+
+
+def test_the_build_counts_followers_from_the_inbox_files(site: Site, peer: Peer,
+                                                           mini_site: MiniSite) -> None:
+    run(post_signed(site.inbox(), follow(peer, 10, site), peer.key(10)))
+    mini_site.build(SITEURL=site.base)
+    followers = json.loads((mini_site.output / "ap/followers/stories").read_text())
+    assert followers["totalItems"] == 1
+
+
+def test_data_folder_files_are_plain_json(site: Site, peer: Peer, mini_site: MiniSite) -> None:
+    run(post_signed(site.inbox(), follow(peer, 11, site), peer.key(11)))
+    files = list(Path(mini_site.base / "data/followers/stories").glob("*.json"))
+    assert [json.loads(p.read_text())["id"] for p in files] == [peer.actor(11)]
