@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+import csv
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.scaffold import story_text
 from milpa.settings import now, setting, site_url, site_zone
+from milpa.state import DataStore
 from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
 from milpa_site.websub import ping_hub
 
@@ -218,6 +221,63 @@ def _run_server(app: Any, host: str, port: int, banner: str) -> None:
     click.echo(banner)
     web.run_app(app, host=host, port=port, print=None,
                 access_log=logging.getLogger("milpa.access"))
+
+
+@cli.command("followers")
+@click.option("--csv", "as_csv", is_flag=True, help="Every follower as CSV, for a spreadsheet "
+              "or for moving elsewhere.")
+@settings_options
+def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
+    """Who follows each actor, with counts by server."""
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    if as_csv:
+        writer = csv.writer(click.get_text_stream("stdout"))
+        writer.writerow(["actor", "follower", "inbox", "shared_inbox", "since"])
+        for actor in store.actors_with_followers():
+            for follower in store.followers(actor):
+                writer.writerow([actor, follower.id, follower.inbox,
+                                 follower.shared_inbox or "", follower.since])
+        return
+    total = 0
+    for actor in store.actors_with_followers():
+        followers = store.followers(actor)
+        total += len(followers)
+        servers = Counter(follower.server for follower in followers)
+        click.echo(f"{actor}: {len(followers)} followers on {len(servers)} servers")
+        for server, count in sorted(servers.items(), key=lambda item: (-item[1], item[0])):
+            click.echo(f"  {count:>6}  {server}")
+    click.echo(f"{total} follows in all.")
+
+
+@cli.group("block")
+def block_group() -> None:
+    """Refuse domains and actors: nothing of theirs is stored, their follows go."""
+
+
+@block_group.command("import")
+@click.argument("blocklist", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@settings_options
+def block_import_command(settings: dict[str, Any], blocklist: Path) -> None:
+    """Add the domains of a Mastodon domain-blocks CSV export (first column #domain)."""
+    domains = read_domain_blocks(blocklist)
+    if not domains:
+        raise click.ClickException(f"no domains found in {blocklist}: expected Mastodon's "
+                                   "export, with a '#domain' column")
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    before = sum(store.follower_count(actor) for actor in store.actors_with_followers())
+    blocks = store.add_blocks(domains=domains)
+    after = sum(store.follower_count(actor) for actor in store.actors_with_followers())
+    click.echo(f"Blocked {len(domains)} domains ({len(blocks['domains'])} in all); removed "
+               f"{before - after} follows from them.")
+
+
+def read_domain_blocks(path: Path) -> list[str]:
+    """Domains from Mastodon's CSV export (`#domain,#severity,…`) or a plain list."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row and row[0].strip()]
+    if rows and rows[0][0].strip().lstrip("#").lower() == "domain":
+        rows = rows[1:]
+    return [row[0].strip().lower() for row in rows if not row[0].startswith("#")]
 
 
 @cli.command("keys")

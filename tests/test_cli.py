@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import publish
+from milpa.state import DataStore, Follower
 
 from .conftest import ROOT, MiniSite, photo_with_secrets, settings_file, story
 
@@ -147,3 +148,30 @@ def test_serve_refuses_an_empty_output(site: MiniSite) -> None:
     shutil.rmtree(site.output, ignore_errors=True)
     result = CliRunner().invoke(publish.cli, ["serve", "--no-build", "--port", "8765"])
     assert result.exit_code == 1 and "nothing built" in result.output
+
+
+def test_followers_and_blocks_from_the_command_line(site: MiniSite) -> None:
+    store = DataStore(site.base / "data")
+    for number, server in enumerate(["a.example", "a.example", "b.example", "bad.example"]):
+        store.record_follower("stories", Follower(
+            f"https://{server}/users/{number}", f"https://{server}/users/{number}/inbox",
+            f"https://{server}/inbox", "2026-05-01T00:00:00+00:00"))
+    listed = run("followers")
+    assert listed.output.splitlines()[:3] == [
+        "stories: 4 followers on 3 servers", "       2  a.example", "       1  b.example"]
+    exported = run("followers", "--csv")
+    assert exported.output.splitlines()[0] == "actor,follower,inbox,shared_inbox,since"
+    assert len(exported.output.splitlines()) == 5
+    blocklist = site.base / "domain_blocks.csv"
+    blocklist.write_text("#domain,#severity,#reject_media,#reject_reports,#public_comment,"
+                         "#obfuscate\nbad.example,suspend,false,false,spam,false\n"
+                         "worse.example,suspend,false,false,,false\n")
+    blocked = run("block", "import", str(blocklist))
+    assert blocked.output.strip() == ("Blocked 2 domains (2 in all); removed 1 follows "
+                                      "from them.")
+    assert store.follower_count("stories") == 3
+    assert store.blocks()["domains"] == ["bad.example", "worse.example"]
+    empty = site.base / "empty.csv"
+    empty.write_text("#domain,#severity\n")
+    refused = CliRunner().invoke(publish.cli, ["block", "import", str(empty)])
+    assert refused.exit_code == 1 and "no domains found" in refused.output

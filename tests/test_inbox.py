@@ -41,6 +41,7 @@ class Peer:
 
     base: str = ""
     received: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    aliases: dict[int, list[str]] = field(default_factory=dict)  # alsoKnownAs per actor
 
     def actor(self, number: int) -> str:
         return f"{self.base}/users/{number}"
@@ -52,8 +53,10 @@ class Peer:
         self.base = base
 
         async def actor(request: web.Request) -> web.Response:
-            actor_id = f"{base}/users/{request.match_info['number']}"
+            number = int(request.match_info["number"])
+            actor_id = f"{base}/users/{number}"
             document = {"@context": "https://www.w3.org/ns/activitystreams", "id": actor_id,
+                        "alsoKnownAs": self.aliases.get(number, []),
                         "type": "Person", "preferredUsername": "peer",
                         "inbox": f"{actor_id}/inbox", "outbox": f"{actor_id}/outbox",
                         "endpoints": {"sharedInbox": f"{base}/inbox"},
@@ -295,3 +298,35 @@ def test_data_folder_files_are_plain_json(site: Site, peer: Peer, mini_site: Min
     run(post_signed(site.inbox(), follow(peer, 11, site), peer.key(11)))
     files = list(Path(mini_site.base / "data/followers/stories").glob("*.json"))
     assert [json.loads(p.read_text())["id"] for p in files] == [peer.actor(11)]
+
+
+def test_an_actor_deleting_itself_leaves_every_list(site: Site, peer: Peer) -> None:
+    for name in ("stories", "sierra_norte"):
+        assert run(post_signed(site.inbox(name), follow(peer, 12, site, name),
+                               peer.key(12))) == 202
+    delete = {"type": "Delete", "id": f"{peer.actor(12)}#delete", "actor": peer.actor(12),
+              "object": peer.actor(12)}
+    assert run(post_signed(f"{site.base}/ap/inbox", delete, peer.key(12))) == 202
+    assert site.store.actors_followed_by(peer.actor(12)) == []
+
+
+def test_a_move_replaces_the_follower_when_the_target_names_the_old_account(
+        site: Site, peer: Peer) -> None:
+    assert run(post_signed(site.inbox(), follow(peer, 13, site), peer.key(13))) == 202
+    peer.aliases[14] = [peer.actor(13)]  # actor 14 says it is also actor 13
+    move = {"type": "Move", "id": f"{peer.actor(13)}#move", "actor": peer.actor(13),
+            "object": peer.actor(13), "target": peer.actor(14)}
+    assert run(post_signed(site.inbox(), move, peer.key(13))) == 202
+    assert [f.id for f in site.store.followers("stories")] == [peer.actor(14)]
+    sneaky = {**move, "id": f"{peer.actor(14)}#move", "actor": peer.actor(14),
+              "object": peer.actor(14), "target": peer.actor(15)}  # 15 names nobody
+    assert run(post_signed(site.inbox(), sneaky, peer.key(14))) == 400
+    assert [f.id for f in site.store.followers("stories")] == [peer.actor(14)]
+
+
+def test_blocked_servers_are_refused_before_anything_is_stored(site: Site, peer: Peer) -> None:
+    assert run(post_signed(site.inbox(), follow(peer, 16, site), peer.key(16))) == 202
+    site.store.add_blocks(domains=["127.0.0.1"])
+    assert site.store.follower_count("stories") == 0  # blocking removed the follow
+    assert run(post_signed(site.inbox(), follow(peer, 17, site), peer.key(17))) == 403
+    assert site.store.follower_count("stories") == 0

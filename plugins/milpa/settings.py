@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # addresses (only for tests and local previews: it is how SSRF starts).
     "MILPA_INBOX_MAX_BODY": 256 * 1024,
     "MILPA_INBOX_ALLOW_LOOPBACK": False,
+    # Refused before anything is stored (with `publish.py block import` adding to them).
+    "MILPA_BLOCKED_DOMAINS": (),
+    "MILPA_BLOCKED_ACTORS": (),
 }
 
 

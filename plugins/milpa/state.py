@@ -12,11 +12,12 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from filelock import FileLock
 
@@ -99,3 +100,41 @@ class DataStore:
     def actors_with_followers(self) -> list[str]:
         folder = self.folder / "followers"
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def actors_followed_by(self, follower_id: str) -> list[str]:
+        return [actor for actor in self.actors_with_followers()
+                if self.is_follower(actor, follower_id)]
+
+    # Blocks: domains and actors refused before anything is stored.
+
+    @property
+    def _blocks_file(self) -> Path:
+        return self.folder / "blocks.json"
+
+    def blocks(self) -> dict[str, list[str]]:
+        if not self._blocks_file.is_file():
+            return {"domains": [], "actors": []}
+        data = json.loads(self._blocks_file.read_text(encoding="utf-8"))
+        return {"domains": list(data.get("domains", [])), "actors": list(data.get("actors", []))}
+
+    def add_blocks(self, domains: Iterable[str] = (), actors: Iterable[str] = ()
+                   ) -> dict[str, list[str]]:
+        """Add blocks, and remove every follower they cover. Returns the blocks now in force."""
+        with self.locked("blocks"):
+            current = self.blocks()
+            merged = {"domains": sorted({*current["domains"], *(d.lower() for d in domains)}),
+                      "actors": sorted({*current["actors"], *actors})}
+            write_atomically(self._blocks_file, json.dumps(merged, indent=1).encode())
+        for actor in self.actors_with_followers():
+            for follower in self.followers(actor):
+                if is_blocked(follower.id, merged):
+                    self.remove_follower(actor, follower.id)
+        return merged
+
+
+def is_blocked(actor_id: str, blocks: dict[str, list[str]]) -> bool:
+    """Blocked by actor id, or by domain (a blocked domain covers its subdomains)."""
+    if actor_id in blocks["actors"]:
+        return True
+    host = urlsplit(actor_id).hostname or ""
+    return any(host == domain or host.endswith(f".{domain}") for domain in blocks["domains"])

@@ -27,7 +27,7 @@ from bovine.crypto.signature import Signature
 from milpa.activitypub import AS_CONTEXT, ApUrls
 from milpa.keys import read_private_key
 from milpa.settings import setting
-from milpa.state import DataStore, Follower
+from milpa.state import DataStore, Follower, is_blocked
 
 from .logs import service_logger
 from .remote import RemoteActors, RemoteRefused, Signer
@@ -61,6 +61,10 @@ def depth(value: Any, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
 def object_id(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
@@ -76,7 +80,15 @@ class Inbox:
     actors_folder: Path  # output/ap/actors: the actors that exist are the ones built
     remote: RemoteActors
     max_body: int = 256 * 1024
+    blocked_domains: tuple[str, ...] = ()  # from the settings; the data folder adds more
+    blocked_actors: tuple[str, ...] = ()
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def blocked(self, actor_id: str) -> bool:
+        stored = self.store.blocks()
+        return is_blocked(actor_id, {
+            "domains": [*stored["domains"], *self.blocked_domains],
+            "actors": [*stored["actors"], *self.blocked_actors]})
 
     def actor_exists(self, name: str) -> bool:
         return "/" not in name and (self.actors_folder / name).is_file()
@@ -154,6 +166,8 @@ class Inbox:
             if name is not None and not self.actor_exists(name):
                 raise Refused(404, "no such actor")
             activity, body = await self.read_activity(request)
+            if self.blocked(object_id(activity["actor"])):
+                raise Refused(403, "blocked")
             owner = await self.verified_owner(request, body)
             if owner != object_id(activity.get("actor")):
                 raise Refused(401, "the signing key's owner is not the activity's actor")
@@ -199,7 +213,7 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     shared = (actor.get("endpoints") or {}).get("sharedInbox")
     inbox.store.record_follower(name, Follower(
         id=follower_id, inbox=follower_inbox, shared_inbox=shared if isinstance(shared, str)
-        else None, since=datetime.now(UTC).isoformat(timespec="seconds"),
+        else None, since=now_iso(),
         follow_id=object_id(activity)))
     logger.info("inbox: %s now follows %s", follower_id, name)
     accept = {"@context": AS_CONTEXT, "id": f"{inbox.urls.actor(name)}#accepts/{uuid4()}",
@@ -219,10 +233,52 @@ async def on_undo(inbox: Inbox, activity: dict[str, Any]) -> None:
         logger.info("inbox: %s no longer follows %s", follower_id, name)
 
 
+async def on_delete(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """An actor deleting itself leaves every followers list."""
+    actor = object_id(activity["actor"])
+    if object_id(activity.get("object")) != actor:
+        return  # the deletion of a post: replies are not stored yet
+    for name in inbox.store.actors_followed_by(actor):
+        inbox.store.remove_follower(name, actor)
+        logger.info("inbox: %s deleted itself; removed from %s", actor, name)
+
+
+async def on_move(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """A follower moving to a new account: the new one follows in its place.
+
+    Only when the new account names the old one in ``alsoKnownAs``, as Mastodon checks.
+    """
+    old = object_id(activity["actor"])
+    new = object_id(activity.get("target"))
+    if object_id(activity.get("object")) != old or not new:
+        raise Refused(400, "Move must move its own actor to a target")
+    try:
+        target = await inbox.remote.document(new, fresh=True)
+    except RemoteRefused as error:
+        raise Refused(400, f"cannot read the move's target: {error}") from None
+    aliases = target.get("alsoKnownAs") or []
+    if old not in (aliases if isinstance(aliases, list) else [aliases]):
+        raise Refused(400, "the target does not list the old account in alsoKnownAs")
+    new_inbox = target.get("inbox")
+    if not isinstance(new_inbox, str):
+        raise Refused(400, "the target has no inbox")
+    shared = (target.get("endpoints") or {}).get("sharedInbox")
+    with inbox.store.locked("followers"):
+        for name in inbox.store.actors_followed_by(old):
+            inbox.store.record_follower(name, Follower(
+                id=new, inbox=new_inbox,
+                shared_inbox=shared if isinstance(shared, str) else None,
+                since=now_iso()))
+            inbox.store.remove_follower(name, old)
+            logger.info("inbox: %s moved to %s; %s follows the new account", old, new, name)
+
+
 # What the inbox does with each activity type; every other type is accepted and ignored.
 HANDLERS: dict[str, Callable[[Inbox, dict[str, Any]], Awaitable[None]]] = {
     "Follow": on_follow,
     "Undo": on_undo,
+    "Delete": on_delete,
+    "Move": on_move,
 }
 
 
@@ -259,6 +315,8 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
     def make(session: aiohttp.ClientSession) -> Inbox:
         remote = RemoteActors(session, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
         return Inbox(DataStore(Path(setting(settings, "MILPA_DATA_PATH"))), urls,
-                     output / "ap" / "actors", remote, setting(settings, "MILPA_INBOX_MAX_BODY"))
+                     output / "ap" / "actors", remote, setting(settings, "MILPA_INBOX_MAX_BODY"),
+                     tuple(setting(settings, "MILPA_BLOCKED_DOMAINS")),
+                     tuple(setting(settings, "MILPA_BLOCKED_ACTORS")))
 
     return make
