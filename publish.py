@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -231,12 +232,14 @@ def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
     """Who follows each actor, with counts by server."""
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     if as_csv:
-        writer = csv.writer(click.get_text_stream("stdout"))
+        rows = io.StringIO()
+        writer = csv.writer(rows, lineterminator="\n")
         writer.writerow(["actor", "follower", "inbox", "shared_inbox", "since"])
         for actor in store.actors_with_followers():
             for follower in store.followers(actor):
                 writer.writerow([actor, follower.id, follower.inbox,
                                  follower.shared_inbox or "", follower.since])
+        click.echo(rows.getvalue(), nl=False)
         return
     total = 0
     for actor in store.actors_with_followers():
