@@ -20,6 +20,7 @@ from aiohttp import web
 from bovine.clients.signed_http import SignedHttpClient, legacy_digest_method
 from bovine.clients.utils import host_target_from_url
 from bovine.crypto import build_validate_http_signature_raw, generate_rsa_public_private_key
+from bovine.crypto.helper import content_digest_sha256_rfc_9530
 from bovine.crypto.http_signature import build_signature
 from bovine.crypto.types import CryptographicIdentifier, CryptographicSecret
 
@@ -144,7 +145,8 @@ async def post_signed(url: str, activity: dict[str, Any], key_id: str,
 
 async def post_crafted(url: str, body: bytes, key_id: str, *, date: str | None = None,
                        signed_body: bytes | None = None, content_type: str = ACTIVITY_JSON,
-                       signed_fields: tuple[str, ...] = ("date", "digest")) -> int:
+                       signed_fields: tuple[str, ...] = ("date", "digest"),
+                       algorithm: str = "rsa-sha256") -> int:
     """A request signed by hand, to get dates, digests and headers wrong on purpose."""
     host, target = host_target_from_url(url)
     date = date or formatdate(usegmt=True)
@@ -154,6 +156,7 @@ async def post_crafted(url: str, body: bytes, key_id: str, *, date: str | None =
     for name in signed_fields:
         signature = signature.with_field(name, values[name])
     header = signature.sign_for_http_draft(CryptographicSecret.from_pem(key_id, PEER_PRIVATE))
+    header = header.replace('algorithm="rsa-sha256"', f'algorithm="{algorithm}"')
     headers = {"date": date, "digest": digest, "content-type": content_type,
                **signature.headers, "signature": header}
     async with aiohttp.ClientSession() as http, http.post(url, data=body,
@@ -332,3 +335,20 @@ def test_blocked_servers_are_refused_before_anything_is_stored(site: Site, peer:
     assert site.store.follower_count("stories") == 0  # blocking removed the follow
     assert run(post_signed(site.inbox(), follow(peer, 17, site), peer.key(17))) == 403
     assert site.store.follower_count("stories") == 0
+
+
+def test_hs2019_and_rfc9530_content_digest_are_accepted(site: Site, peer: Peer) -> None:
+    body = json.dumps(follow(peer, 18, site)).encode()
+    assert run(post_crafted(site.inbox(), body, peer.key(18), algorithm="hs2019")) == 202
+
+    async def with_content_digest() -> int:
+        async with aiohttp.ClientSession() as http:
+            client = SignedHttpClient(http, peer.key(19), PEER_PRIVATE,
+                                      digest_method=content_digest_sha256_rfc_9530)
+            response = await client.post(site.inbox(), json.dumps(follow(peer, 19, site)),
+                                         content_type=ACTIVITY_JSON)
+            async with response:
+                return response.status
+
+    assert run(with_content_digest()) == 202
+    assert site.store.follower_count("stories") == 2
