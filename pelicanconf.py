@@ -23,7 +23,7 @@ STATIC_PATHS = ["extra"]
 EXTRA_PATH_METADATA = {"extra/robots.txt": {"path": "robots.txt"}}
 
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub"]
+PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies"]
 
 THEME = "theme"
 OUTPUT_PATH = "output"

@@ -14,19 +14,21 @@ import io
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 import click
+from markupsafe import Markup
 
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.scaffold import story_text
 from milpa.settings import now, setting, site_url, site_zone
-from milpa.state import DataStore
+from milpa.state import DataStore, Reply
 from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
 from milpa_site.websub import ping_hub
 
@@ -250,6 +252,45 @@ def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
         for server, count in sorted(servers.items(), key=lambda item: (-item[1], item[0])):
             click.echo(f"  {count:>6}  {server}")
     click.echo(f"{total} follows in all.")
+
+
+@cli.command("moderate")
+@click.option("--approve", multiple=True, metavar="ID", help="Approve a held reply.")
+@click.option("--reject", multiple=True, metavar="ID", help="Reject a held reply.")
+@click.option("-i", "--interactive", is_flag=True, help="Decide on each held reply in turn.")
+@settings_options
+def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
+                     reject: tuple[str, ...], interactive: bool) -> None:
+    """List replies held for moderation; approve or reject them. The next build shows
+    approved replies under their story."""
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    decisions = [(short, "approved") for short in approve] + \
+        [(short, "rejected") for short in reject]
+    for short, status in decisions:
+        reply = store.find_reply(short)
+        if reply is None:
+            raise click.ClickException(f"no reply {short}: `python publish.py moderate` "
+                                       "lists them")
+        store.save_reply(replace(reply, status=status))
+        click.echo(f"{status.capitalize()} {store.short_id(reply)} by {reply.author_handle}.")
+    held = store.replies(status="held")
+    for reply in held:
+        click.echo(f"{store.short_id(reply)}  {reply.story}  {reply.author_handle}  "
+                   f"{reply.published[:16]}")
+        click.echo(f"          {reply_text(reply)[:200]}")
+        if interactive:
+            choice = click.prompt("          [a]pprove, [r]eject or [s]kip",
+                                  type=click.Choice(["a", "r", "s"]), default="s")
+            if choice != "s":
+                store.save_reply(replace(reply, status="approved" if choice == "a"
+                                         else "rejected"))
+    remaining = len(store.replies(status="held"))
+    click.echo(f"{remaining} repl{'y' if remaining == 1 else 'ies'} held; "
+               f"{len(store.replies(status='approved'))} approved.")
+
+
+def reply_text(reply: Reply) -> str:
+    return " ".join(Markup(reply.content).striptags().split())
 
 
 @cli.group("block")

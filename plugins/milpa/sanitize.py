@@ -19,3 +19,21 @@ def fediverse_html(html: str) -> str:
     return nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES,
                      clean_content_tags=_DROPPED_WITH_CONTENT,
                      url_schemes={"http", "https", "mailto"}, link_rel=None).strip()
+
+
+_REPLY_TAGS = {"p", "br", "span", "a", "em", "strong", "b", "i", "u", "del", "ul", "ol", "li",
+               "blockquote", "code", "pre"}
+
+
+def reply_html(html: str, allow_images: bool = False) -> str:
+    """A reply from another server, safe to put on our page.
+
+    Untrusted: allowlisted tags only, no attributes but links (and, when allowed, image
+    sources and alt text), links marked as user content. Remote images would make readers'
+    browsers call another server, so they are dropped unless the site allows them.
+    """
+    tags = _REPLY_TAGS | ({"img"} if allow_images else set())
+    attributes = {"a": {"href"}, **({"img": {"src", "alt"}} if allow_images else {})}
+    return nh3.clean(html, tags=tags, attributes=attributes,
+                     clean_content_tags=_DROPPED_WITH_CONTENT, url_schemes={"http", "https"},
+                     link_rel="nofollow ugc noopener").strip()

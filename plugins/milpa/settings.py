@@ -91,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
     # Refused before anything is stored (with `publish.py block import` adding to them).
     "MILPA_BLOCKED_DOMAINS": (),
     "MILPA_BLOCKED_ACTORS": (),
+    # Approved replies show under their story; their remote images only if allowed
+    # (each one is a request to another server from every reader's browser).
+    "MILPA_REPLIES_ALLOW_IMAGES": False,
 }
 
 

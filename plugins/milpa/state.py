@@ -55,6 +55,22 @@ class Follower:
         return self.id.split("/")[2] if "://" in self.id else self.id
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A reply from the Fediverse to one of our stories, as received (HTML untrusted)."""
+
+    id: str
+    story: str  # LANG/SLUG of the story it answers
+    actor: str
+    author_name: str
+    author_handle: str
+    author_url: str
+    url: str
+    published: str
+    content: str
+    status: str = "held"  # held, approved or rejected
+
+
 class DataStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -104,6 +120,54 @@ class DataStore:
     def actors_followed_by(self, follower_id: str) -> list[str]:
         return [actor for actor in self.actors_with_followers()
                 if self.is_follower(actor, follower_id)]
+
+    # Replies to stories, held until an editor approves them; likes and boosts.
+
+    def _reply_file(self, story: str, reply_id: str) -> Path:
+        digest = hashlib.sha256(reply_id.encode()).hexdigest()[:32]
+        return self.folder / "replies" / story / f"{digest}.json"
+
+    def short_id(self, reply: Reply) -> str:
+        """Eight characters an editor can type to name a reply."""
+        return self._reply_file(reply.story, reply.id).stem[:8]
+
+    def save_reply(self, reply: Reply) -> None:
+        data = json.dumps(asdict(reply), sort_keys=True, ensure_ascii=False).encode()
+        write_atomically(self._reply_file(reply.story, reply.id), data)
+
+    def find_reply(self, reply_id: str) -> Reply | None:
+        """A reply by its ActivityPub id (or the start of its file name, for editors)."""
+        for path in (self.folder / "replies").glob("*/*/*.json"):
+            reply = Reply(**json.loads(path.read_text(encoding="utf-8")))
+            if reply.id == reply_id or path.stem.startswith(reply_id):
+                return reply
+        return None
+
+    def remove_reply(self, reply: Reply) -> None:
+        self._reply_file(reply.story, reply.id).unlink(missing_ok=True)
+
+    def replies(self, story: str | None = None, status: str | None = None) -> list[Reply]:
+        pattern = f"{story}/*.json" if story else "*/*/*.json"
+        found = [Reply(**json.loads(p.read_text(encoding="utf-8")))
+                 for p in (self.folder / "replies").glob(pattern)]
+        return sorted((r for r in found if status is None or r.status == status),
+                      key=lambda reply: (reply.published, reply.id))
+
+    def _reaction_file(self, kind: str, story: str, actor: str) -> Path:
+        digest = hashlib.sha256(actor.encode()).hexdigest()[:32]
+        return self.folder / kind / story / f"{digest}.json"
+
+    def record_reaction(self, kind: str, story: str, actor: str, activity_id: str) -> None:
+        """A like or a boost (``kind``: likes, boosts), once per actor and story."""
+        data = json.dumps({"actor": actor, "activity": activity_id}, sort_keys=True).encode()
+        write_atomically(self._reaction_file(kind, story, actor), data)
+
+    def remove_reaction(self, kind: str, story: str, actor: str) -> None:
+        self._reaction_file(kind, story, actor).unlink(missing_ok=True)
+
+    def reaction_count(self, kind: str, story: str) -> int:
+        folder = self.folder / kind / story
+        return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
 
     # Blocks: domains and actors refused before anything is stored.
 

@@ -155,9 +155,10 @@ class FediverseGenerator:
             self.write(document["id"], to_json(document))
             self.write(urls.create(story.lang, story.slug),
                        to_json(create_activity(document, urls, story.lang, story.slug)))
+            approved = [shown.reply.id for shown in getattr(story, "replies", [])]
             self.write(urls.replies(story.lang, story.slug),
-                       to_json(ordered_collection(urls.replies(story.lang, story.slug), 0,
-                                                  items=[])))
+                       to_json(ordered_collection(urls.replies(story.lang, story.slug),
+                                                  len(approved), items=approved)))
         for actor in fediverse.actors:
             self.write_actor(actor, objects)
         self.write_discovery()

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import aiohttp
@@ -27,7 +28,7 @@ from bovine.crypto.signature import Signature
 from milpa.activitypub import AS_CONTEXT, ApUrls
 from milpa.keys import read_private_key
 from milpa.settings import setting
-from milpa.state import DataStore, Follower, is_blocked
+from milpa.state import DataStore, Follower, Reply, is_blocked
 
 from .logs import service_logger
 from .remote import RemoteActors, RemoteRefused, Signer
@@ -92,6 +93,16 @@ class Inbox:
 
     def actor_exists(self, name: str) -> bool:
         return "/" not in name and (self.actors_folder / name).is_file()
+
+    def our_story(self, object_url: str | None) -> str | None:
+        """``LANG/SLUG`` of the story ``object_url`` names, if it is one of ours."""
+        prefix = self.urls.story("", "").rstrip("/")
+        if not object_url or not object_url.startswith(prefix + "/"):
+            return None
+        key = object_url[len(prefix) + 1:]
+        parts = key.split("/")
+        exists = (self.actors_folder.parent / "objects" / key).is_file()
+        return key if len(parts) == 2 and ".." not in parts and exists else None
 
     def our_actor(self, actor_id: str | None) -> str | None:
         """The name of ours that ``actor_id`` is, if it is one of ours."""
@@ -221,10 +232,30 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     inbox.in_background(inbox.deliver_with_retries(follower_inbox, accept))
 
 
+REACTIONS = {"Like": "likes", "Announce": "boosts"}
+
+
+async def on_reaction(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """A like or a boost of one of our stories is counted (once per actor)."""
+    story = inbox.our_story(object_id(activity.get("object")))
+    if story is not None:
+        inbox.store.record_reaction(REACTIONS[activity["type"]], story,
+                                    object_id(activity["actor"]), object_id(activity) or "")
+
+
 async def on_undo(inbox: Inbox, activity: dict[str, Any]) -> None:
-    """Undo of a Follow: the follower goes. Other undos are not recorded yet."""
+    """Undo of a Follow, a Like or a boost: it no longer counts."""
     undone = activity.get("object")
-    if not isinstance(undone, dict) or undone.get("type") != "Follow":
+    if not isinstance(undone, dict) or object_id(undone.get("actor")) != object_id(
+            activity["actor"]):
+        return
+    if undone.get("type") in REACTIONS:
+        story = inbox.our_story(object_id(undone.get("object")))
+        if story is not None:
+            inbox.store.remove_reaction(REACTIONS[undone["type"]], story,
+                                        object_id(activity["actor"]))
+        return
+    if undone.get("type") != "Follow":
         return
     name = inbox.our_actor(object_id(undone.get("object")))
     follower_id = object_id(activity["actor"])
@@ -233,11 +264,55 @@ async def on_undo(inbox: Inbox, activity: dict[str, Any]) -> None:
         logger.info("inbox: %s no longer follows %s", follower_id, name)
 
 
+async def reply_from(inbox: Inbox, note: Any, actor: str) -> Reply | None:
+    """A reply to one of our stories, as we keep it; None for anything else."""
+    if not isinstance(note, dict) or object_id(note.get("attributedTo")) != actor:
+        return None
+    story = inbox.our_story(object_id(note.get("inReplyTo")))
+    note_id = object_id(note)
+    if story is None or not note_id or urlsplit(note_id).netloc != urlsplit(actor).netloc:
+        return None
+    content = note.get("content")
+    if not isinstance(content, str):
+        return None
+    try:
+        author = await inbox.remote.document(actor)
+    except RemoteRefused:
+        author = {}
+    username = author.get("preferredUsername") or actor.rsplit("/", 1)[-1]
+    url = note.get("url") if isinstance(note.get("url"), str) else note_id
+    return Reply(id=note_id, story=story, actor=actor,
+                 author_name=str(author.get("name") or username), author_url=str(
+                     author.get("url") if isinstance(author.get("url"), str) else actor),
+                 author_handle=f"@{username}@{urlsplit(actor).netloc}", url=url,
+                 published=str(note.get("published") or now_iso()), content=content[:20000])
+
+
+async def on_create(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """A reply to one of our stories is kept, held until an editor approves it."""
+    reply = await reply_from(inbox, activity.get("object"), object_id(activity["actor"]))
+    if reply is not None and inbox.store.find_reply(reply.id) is None:
+        inbox.store.save_reply(reply)
+        logger.info("inbox: reply %s to %s held for moderation", reply.id, reply.story)
+
+
+async def on_update(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """An edited reply keeps its moderation decision and takes the new text."""
+    reply = await reply_from(inbox, activity.get("object"), object_id(activity["actor"]))
+    kept = inbox.store.find_reply(reply.id) if reply else None
+    if reply is not None and kept is not None and kept.actor == reply.actor:
+        inbox.store.save_reply(replace(reply, status=kept.status))
+
+
 async def on_delete(inbox: Inbox, activity: dict[str, Any]) -> None:
-    """An actor deleting itself leaves every followers list."""
+    """An actor deleting itself leaves every followers list; a deleted reply goes."""
     actor = object_id(activity["actor"])
-    if object_id(activity.get("object")) != actor:
-        return  # the deletion of a post: replies are not stored yet
+    deleted = object_id(activity.get("object"))
+    if deleted != actor:
+        reply = inbox.store.find_reply(deleted) if deleted else None
+        if reply is not None and reply.actor == actor:
+            inbox.store.remove_reply(reply)
+        return
     for name in inbox.store.actors_followed_by(actor):
         inbox.store.remove_follower(name, actor)
         logger.info("inbox: %s deleted itself; removed from %s", actor, name)
@@ -277,7 +352,11 @@ async def on_move(inbox: Inbox, activity: dict[str, Any]) -> None:
 HANDLERS: dict[str, Callable[[Inbox, dict[str, Any]], Awaitable[None]]] = {
     "Follow": on_follow,
     "Undo": on_undo,
+    "Create": on_create,
+    "Update": on_update,
     "Delete": on_delete,
+    "Like": on_reaction,
+    "Announce": on_reaction,
     "Move": on_move,
 }
 

@@ -1,0 +1,45 @@
+"""Approved Fediverse replies, and like and boost counts, shown under each story."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pelican import signals
+
+from milpa.sanitize import reply_html
+from milpa.settings import setting
+from milpa.state import DataStore, Reply
+
+
+@dataclass(frozen=True)
+class ShownReply:
+    reply: Reply
+    html: str  # sanitised
+
+    @property
+    def published(self) -> datetime:
+        return datetime.fromisoformat(self.reply.published.replace("Z", "+00:00"))
+
+
+def attach_replies(instance: Any) -> None:
+    """content_object_init handler: read (never write) the inbox's files for this story."""
+    instance.replies, instance.likes, instance.boosts = [], 0, 0
+    slug, lang = getattr(instance, "slug", None), getattr(instance, "lang", None)
+    if not slug or not lang or type(instance).__name__ != "Article":
+        return
+    store = DataStore(Path(setting(instance.settings, "MILPA_DATA_PATH")))
+    story = f"{lang}/{slug}"
+    allow_images = setting(instance.settings, "MILPA_REPLIES_ALLOW_IMAGES")
+    instance.replies = [ShownReply(reply, reply_html(reply.content, allow_images))
+                        for reply in store.replies(story, status="approved")]
+    instance.likes = store.reaction_count("likes", story)
+    instance.boosts = store.reaction_count("boosts", story)
+
+
+def register() -> None:
+    # Each story reads its approved replies and counts as Pelican creates it, so every
+    # page and the story's ActivityPub replies collection see the same ones.
+    signals.content_object_init.connect(attach_replies)
