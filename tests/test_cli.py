@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 from click.testing import CliRunner, Result
 
 import publish
-from milpa.state import DataStore, Follower
+from milpa.state import DataStore, Follower, Reply
 
 from .conftest import ROOT, MiniSite, photo_with_secrets, settings_file, story
 
@@ -175,3 +178,44 @@ def test_followers_and_blocks_from_the_command_line(site: MiniSite) -> None:
     empty.write_text("#domain,#severity\n")
     refused = CliRunner().invoke(publish.cli, ["block", "import", str(empty)])
     assert refused.exit_code == 1 and "no domains found" in refused.output
+
+
+def test_moderated_replies_appear_under_their_story(site: MiniSite) -> None:
+    site.add("stories/fine.md", story("Fine", Slug="fine"))
+    store = DataStore(site.base / "data")
+    for number in range(20):
+        store.save_reply(Reply(
+            id=f"https://a.example/notes/{number}", story="es/fine",
+            actor=f"https://a.example/users/{number}", author_name=f"Reader {number}",
+            author_handle=f"@r{number}@a.example", author_url=f"https://a.example/@r{number}",
+            url=f"https://a.example/@r{number}/{number}", published="2026-06-01T10:00:00Z",
+            content=f'<p>Thank you, number {number}! <a href="https://a.example/x" '
+                    f'onclick="steal()">link</a><script>steal()</script>'
+                    f'<img src="https://tracker.example/pixel.png"></p>', status="approved"))
+    held = Reply(id="https://b.example/notes/9", story="es/fine",
+                 actor="https://b.example/users/9", author_name="Held", author_handle="@h@b",
+                 author_url="https://b.example/@h", url="https://b.example/@h/9",
+                 published="2026-06-02T10:00:00Z", content="<p>Please publish me</p>")
+    store.save_reply(held)
+    store.record_reaction("likes", "es/fine", "https://a.example/users/1", "like-1")
+    listed = run("moderate")
+    assert f"{store.short_id(held)}  es/fine  @h@b" in listed.output
+    assert "Please publish me" in listed.output
+    assert listed.output.rstrip().endswith("1 reply held; 20 approved.")
+    approved = run("moderate", "--approve", store.short_id(held))
+    assert approved.output.startswith(f"Approved {store.short_id(held)} by @h@b.")
+    unknown = CliRunner().invoke(publish.cli, ["moderate", "--reject", "zzzzzzzz"])
+    assert unknown.exit_code == 1 and "no reply zzzzzzzz" in unknown.output
+    assert run("build").exit_code == 0
+    page_path = site.output / "stories/fine/index.html"
+    page = BeautifulSoup(page_path.read_text(), "html.parser")
+    replies = page.select("section.replies li")
+    assert len(replies) == 21 and "Please publish me" in replies[-1].get_text()
+    assert page.select("section.replies script, section.replies img") == []
+    assert "onclick" not in str(page.select_one("section.replies"))
+    for link in page.select("section.replies a"):
+        assert set(link["rel"]) >= {"nofollow", "ugc", "noopener"}
+    assert "1 like · 0 boosts" in page.get_text()
+    assert len(gzip.compress(page_path.read_bytes(), 9)) <= 14 * 1024
+    collection = json.loads((site.output / "ap/replies/es/fine").read_text())
+    assert collection["totalItems"] == 21 and held.id in collection["orderedItems"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ class Site:
 
 
 def site_with_inbox(mini_site: MiniSite, allow_loopback: bool = True) -> Iterator[Site]:
-    mini_site.add("stories/a.md", story("Agua", Authors="Ixchel Tzoc"))
+    mini_site.add("stories/a.md", story("Agua", Authors="Ixchel Tzoc", Slug="agua"))
 
     def app(base: str) -> web.Application:
         settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=allow_loopback)
@@ -352,3 +352,49 @@ def test_hs2019_and_rfc9530_content_digest_are_accepted(site: Site, peer: Peer) 
 
     assert run(with_content_digest()) == 202
     assert site.store.follower_count("stories") == 2
+
+
+def reply_note(peer: Peer, number: int, site: Site, text: str, story: str = "es/agua"
+               ) -> dict[str, Any]:
+    return {"id": f"{peer.actor(number)}/notes/1", "type": "Note",
+            "attributedTo": peer.actor(number), "inReplyTo": f"{site.base}/ap/objects/{story}",
+            "content": text, "published": "2026-06-01T10:00:00Z",
+            "url": f"{peer.base}/@peer/1"}
+
+
+def test_replies_are_held_updated_and_deleted(site: Site, peer: Peer) -> None:
+    note = reply_note(peer, 20, site, "<p>Maltyox!</p>")
+    create = {"type": "Create", "id": f"{note['id']}/create", "actor": peer.actor(20),
+              "object": note}
+    assert run(post_signed(site.inbox(), create, peer.key(20))) == 202
+    [held] = site.store.replies("es/agua")
+    assert (held.status, held.content, held.author_handle) == (
+        "held", "<p>Maltyox!</p>", f"@peer@{peer.base.removeprefix('http://')}")
+    site.store.save_reply(replace(held, status="approved"))
+    update = {**create, "type": "Update", "object": {**note, "content": "<p>Edited</p>"}}
+    assert run(post_signed(site.inbox(), update, peer.key(20))) == 202
+    [edited] = site.store.replies("es/agua")
+    assert (edited.status, edited.content) == ("approved", "<p>Edited</p>")
+    stranger = {**create, "actor": peer.actor(21)}  # a Create of someone else's note
+    assert run(post_signed(site.inbox(), stranger, peer.key(21))) == 202
+    elsewhere = {**create, "object": reply_note(peer, 20, site, "x", "es/nothing")}
+    assert run(post_signed(site.inbox(), elsewhere, peer.key(20))) == 202
+    assert len(site.store.replies()) == 1
+    delete = {"type": "Delete", "id": f"{note['id']}/delete", "actor": peer.actor(20),
+              "object": {"id": note["id"], "type": "Tombstone"}}
+    assert run(post_signed(site.inbox(), delete, peer.key(20))) == 202
+    assert site.store.replies() == []
+
+
+def test_likes_and_boosts_are_counted_once_and_undone(site: Site, peer: Peer) -> None:
+    story = f"{site.base}/ap/objects/es/agua"
+    for number, kind in ((22, "Like"), (22, "Like"), (23, "Like"), (22, "Announce")):
+        activity = {"type": kind, "id": f"{peer.actor(number)}/{kind}", "object": story,
+                    "actor": peer.actor(number)}
+        assert run(post_signed(site.inbox(), activity, peer.key(number))) == 202
+    assert site.store.reaction_count("likes", "es/agua") == 2
+    assert site.store.reaction_count("boosts", "es/agua") == 1
+    undo = {"type": "Undo", "id": f"{peer.actor(23)}/undo", "actor": peer.actor(23),
+            "object": {"type": "Like", "actor": peer.actor(23), "object": story}}
+    assert run(post_signed(site.inbox(), undo, peer.key(23))) == 202
+    assert site.store.reaction_count("likes", "es/agua") == 1
