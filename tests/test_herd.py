@@ -1,0 +1,115 @@
+"""End to end with bovine-herd: a real ActivityPub server, in authorized-fetch mode,
+whose user follows the site and receives the Accept. Everything on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from milpa.state import DataStore
+from milpa_site.inbox import inbox_from_settings
+from milpa_site.web import site_app
+
+from .conftest import MiniSite, story
+from .servers import serving
+
+HERD_APP = """
+from quart import Quart
+from bovine_herd import BovineHerd
+app = BovineHerd(Quart(__name__), db_url="sqlite://herd.sqlite3")
+"""
+
+
+@dataclass
+class HerdUser:
+    base: str
+    actor_id: str
+    secret: str
+
+
+def store_command(folder: Path, *arguments: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "bovine_store", *arguments], cwd=folder,
+                          env={**os.environ, "BOVINE_DB_URL": "sqlite://herd.sqlite3"},
+                          capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout
+
+
+@pytest.fixture
+def herd(tmp_path: Path) -> Iterator[HerdUser]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    store_command(tmp_path, "create")
+    store_command(tmp_path, "register", "--domain", base, "--handle", "bob")
+    name = store_command(tmp_path, "actor").strip().splitlines()[-1]
+    actor_id = json.loads(store_command(tmp_path, "actor", "--name", name))["id"]
+    secret = store_command(tmp_path, "key", name, "--new").strip().rsplit(" ", 1)[-1]
+    (tmp_path / "herd_app.py").write_text(HERD_APP)
+    log = tmp_path / "herd.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "herd_app:app"],
+            cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT,
+            env={**os.environ, "BOVINE_DB_URL": "sqlite://herd.sqlite3"})
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"bovine-herd did not start: {log.read_text()}")
+                time.sleep(0.1)
+        yield HerdUser(base, actor_id, secret)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.slow
+def test_a_bovine_herd_user_follows_the_site_and_is_accepted(
+        mini_site: MiniSite, herd: HerdUser, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bovine
+
+    monkeypatch.chdir(mini_site.base)  # bovine's JSON-LD cache file lands here
+    mini_site.add("stories/a.md", story("Agua"))
+
+    def app(base: str) -> web.Application:
+        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=True)
+        mini_site.build(SITEURL=base)
+        return site_app(mini_site.output, base,
+                        inbox_from_settings(settings, mini_site.output, base))
+
+    async def follow_and_read_inbox(site_actor: str) -> list[dict]:
+        async with bovine.BovineClient(domain=herd.base, actor_id=herd.actor_id,
+                                       secret=herd.secret) as client:
+            follow = client.activity_factory.follow(site_actor).build()
+            await client.send_to_outbox(follow)
+            for _ in range(100):
+                received = [item async for item in client.inbox()]
+                if any(item.get("type") == "Accept" for item in received):
+                    return received
+                await asyncio.sleep(0.2)
+            return received
+
+    with serving(app) as base:
+        site_actor = f"{base}/ap/actors/stories"
+        received = asyncio.run(asyncio.wait_for(follow_and_read_inbox(site_actor), 60))
+    accepts = [item for item in received if item.get("type") == "Accept"]
+    assert (accepts and accepts[0]["actor"] in (site_actor, {"id": site_actor})) or \
+        accepts[0]["actor"].get("id") == site_actor
+    followers = DataStore(mini_site.base / "data").followers("stories")
+    assert [follower.id for follower in followers] == [herd.actor_id]
