@@ -200,6 +200,10 @@ def test_the_shared_inbox_and_author_and_territory_actors(site: Site, peer: Peer
                            peer.key(3))) == 202
     assert site.store.follower_count("sierra_norte") == 1
     assert site.store.follower_count("ixchel_tzoc") == 1
+    # Each Accept is signed by the actor that accepts: Mastodon matches signer and actor.
+    wait_for(lambda: len(peer.received) == 2)
+    assert sorted(signed_by for _, signed_by in peer.received) == [
+        site.actor("ixchel_tzoc"), site.actor("sierra_norte")]
     assert run(post_signed(site.inbox("nobody"), follow(peer, 4, site), peer.key(4))) == 404
     missing = follow(peer, 5, site, "nobody")
     assert run(post_signed(f"{site.base}/ap/inbox", missing, peer.key(5))) == 404

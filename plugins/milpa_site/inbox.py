@@ -196,11 +196,14 @@ class Inbox:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def deliver_with_retries(self, inbox: str, activity: dict[str, Any]) -> None:
+    async def deliver_with_retries(self, inbox: str, activity: dict[str, Any], name: str
+                                   ) -> None:
+        """Deliver an activity of our actor ``name``, signed with that actor's key id."""
+        key_id = self.urls.key(name)
         for attempt, wait in enumerate(DELIVERY_ATTEMPTS, 1):
             await asyncio.sleep(wait)
             try:
-                await self.remote.deliver(inbox, activity)
+                await self.remote.deliver(inbox, activity, key_id)
                 return
             except RemoteRefused as error:
                 logger.warning("inbox: %s to %s failed (try %d of %d): %s", activity["type"],
@@ -229,7 +232,7 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     logger.info("inbox: %s now follows %s", follower_id, name)
     accept = {"@context": AS_CONTEXT, "id": f"{inbox.urls.actor(name)}#accepts/{uuid4()}",
               "type": "Accept", "actor": inbox.urls.actor(name), "object": activity}
-    inbox.in_background(inbox.deliver_with_retries(follower_inbox, accept))
+    inbox.in_background(inbox.deliver_with_retries(follower_inbox, accept, name))
 
 
 REACTIONS = {"Like": "likes", "Announce": "boosts"}

@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
 import aiohttp
-from bovine.clients.signed_http import SignedHttpClient
-from bovine.crypto.types import CryptographicIdentifier
+from bovine.clients.signed_http import SignedHttpClient, legacy_digest_method
+from bovine.clients.signed_http_methods import signed_post
+from bovine.crypto.types import CryptographicIdentifier, CryptographicSecret
 
 from .logs import service_logger
 
@@ -116,14 +117,18 @@ class RemoteActors:
                 return CryptographicIdentifier.from_public_key(key)
         raise RemoteRefused(f"{document.get('id')} publishes no key {key_id}")
 
-    async def deliver(self, inbox: str, activity: dict[str, Any]) -> None:
-        """One signed POST; raises RemoteRefused when the inbox did not take it."""
+    async def deliver(self, inbox: str, activity: dict[str, Any], key_id: str) -> None:
+        """One POST signed with ``key_id``, the key of the activity's actor (Mastodon matches
+        the signer with the actor); raises RemoteRefused when the inbox did not take it."""
         await check_address(inbox, self.allow_loopback)
         body = json.dumps(activity)
+        # All our actors share one key pair, parsed once; each signs with its own key id.
+        secret = CryptographicSecret(key_id, self.client.secret.private_key)
         try:
             async with asyncio.timeout(self.timeout):
-                response = await self.client.post(inbox, body,
-                                                  content_type="application/activity+json")
+                response = await signed_post(self.session, secret, inbox, body,
+                                             legacy_digest_method,
+                                             content_type="application/activity+json")
                 async with response:
                     if response.status >= 300:
                         raise RemoteRefused(f"{inbox} answered {response.status}")
