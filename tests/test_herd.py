@@ -96,9 +96,13 @@ def test_a_bovine_herd_user_follows_the_site_and_is_accepted(
     async def follow_and_read_inbox(site_actor: str) -> list[dict]:
         async with bovine.BovineClient(domain=herd.base, actor_id=herd.actor_id,
                                        secret=herd.secret) as client:
+            # Offline, the herd's first look at a new server can be slow (it tries to fetch
+            # JSON-LD contexts from the internet); fetching our actor once through its
+            # proxy lets that happen before it has to check our signatures.
+            await client.proxy(site_actor)
             follow = client.activity_factory.follow(site_actor).build()
             await client.send_to_outbox(follow)
-            for _ in range(100):
+            for _ in range(150):
                 received = [item async for item in client.inbox()]
                 if any(item.get("type") == "Accept" for item in received):
                     return received
