@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
 import io
@@ -261,18 +262,36 @@ def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
 @settings_options
 def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
                      reject: tuple[str, ...], interactive: bool) -> None:
-    """List replies held for moderation; approve or reject them. The next build shows
-    approved replies under their story."""
+    """List held replies and follow requests; approve or reject them. The next build shows
+    approved replies under their story; follow requests are answered at once."""
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     decisions = [(short, "approved") for short in approve] + \
         [(short, "rejected") for short in reject]
+    requests = {store.request_short_id(request): request for request in store.follow_requests()}
+    answers = []
     for short, status in decisions:
+        request = next((r for key, r in requests.items() if key.startswith(short)), None)
+        if request is not None:
+            answers.append((request, status == "approved"))
+            click.echo(f"{status.capitalize()} {request.follower.id} as a follower of "
+                       f"{request.actor}.")
+            continue
         reply = store.find_reply(short)
         if reply is None:
-            raise click.ClickException(f"no reply {short}: `python publish.py moderate` "
-                                       "lists them")
+            raise click.ClickException(f"nothing held with id {short}: `python publish.py "
+                                       "moderate` lists them")
         store.save_reply(replace(reply, status=status))
         click.echo(f"{status.capitalize()} {store.short_id(reply)} by {reply.author_handle}.")
+    if answers:
+        from milpa_site.inbox import answer_follow_requests  # needs the network stack
+
+        for failure in asyncio.run(answer_follow_requests(settings, site_url(settings),
+                                                          answers)):
+            click.echo(f"warning: could not tell {failure}", err=True)
+    for short, request in requests.items():
+        if request not in [answer[0] for answer in answers]:
+            click.echo(f"{short}  follow request for {request.actor} from "
+                       f"{request.follower.id}")
     held = store.replies(status="held")
     for reply in held:
         click.echo(f"{store.short_id(reply)}  {reply.story}  {reply.author_handle}  "

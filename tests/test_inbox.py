@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
@@ -23,13 +24,15 @@ from bovine.crypto import build_validate_http_signature_raw, generate_rsa_public
 from bovine.crypto.helper import content_digest_sha256_rfc_9530
 from bovine.crypto.http_signature import build_signature
 from bovine.crypto.types import CryptographicIdentifier, CryptographicSecret
+from click.testing import CliRunner
 
+import publish
 from milpa.activitypub import ACTIVITY_JSON
 from milpa.state import DataStore
 from milpa_site.inbox import inbox_from_settings
 from milpa_site.web import site_app
 
-from .conftest import MiniSite, story
+from .conftest import MiniSite, settings_file, story
 from .servers import serving
 
 PEER_PUBLIC, PEER_PRIVATE = generate_rsa_public_private_key()
@@ -402,3 +405,42 @@ def test_likes_and_boosts_are_counted_once_and_undone(site: Site, peer: Peer) ->
             "object": {"type": "Like", "actor": peer.actor(23), "object": story}}
     assert run(post_signed(site.inbox(), undo, peer.key(23))) == 202
     assert site.store.reaction_count("likes", "es/agua") == 1
+
+
+def test_with_manual_approval_follows_wait_for_an_editor(
+        mini_site: MiniSite, peer: Peer, monkeypatch: pytest.MonkeyPatch) -> None:
+    mini_site.add("stories/a.md", story("Agua", Slug="agua"))
+
+    def app(base: str) -> web.Application:
+        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=True,
+                                      MILPA_MANUALLY_APPROVES_FOLLOWERS=True)
+        mini_site.build(SITEURL=base, MILPA_MANUALLY_APPROVES_FOLLOWERS=True)
+        return site_app(mini_site.output, base,
+                        inbox_from_settings(settings, mini_site.output, base))
+
+    with serving(app) as base:
+        site = Site(base, DataStore(mini_site.base / "data"))
+        actor = json.loads((mini_site.output / "ap/actors/stories").read_text())
+        assert actor["manuallyApprovesFollowers"] is True
+        for number in (30, 31):
+            assert run(post_signed(site.inbox(), follow(peer, number, site),
+                                   peer.key(number))) == 202
+        assert site.store.follower_count("stories") == 0 and peer.received == []
+        requests = {r.follower.id: site.store.request_short_id(r)
+                    for r in site.store.follow_requests()}
+        (mini_site.base / "pelicanconf.py").write_text(settings_file(
+            PATH=str(mini_site.content), OUTPUT_PATH=str(mini_site.output), SITEURL=base,
+            MILPA_DATA_PATH=str(mini_site.base / "data"), MILPA_INBOX_ALLOW_LOOPBACK=True))
+        monkeypatch.chdir(mini_site.base)
+        monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
+        result = CliRunner().invoke(publish.cli, [
+            "moderate", "--approve", requests[peer.actor(30)],
+            "--reject", requests[peer.actor(31)]], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        wait_for(lambda: len(peer.received) == 2)
+    assert [f.id for f in site.store.followers("stories")] == [peer.actor(30)]
+    assert site.store.follow_requests() == []
+    answers = {activity["object"]["actor"]: (activity["type"], signed_by)
+               for activity, signed_by in peer.received}
+    assert answers == {peer.actor(30): ("Accept", site.actor()),
+                       peer.actor(31): ("Reject", site.actor())}

@@ -56,6 +56,15 @@ class Follower:
 
 
 @dataclass(frozen=True)
+class FollowRequest:
+    """A Follow waiting for an editor, with the activity to answer."""
+
+    actor: str  # ours
+    follower: Follower
+    activity: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Reply:
     """A reply from the Fediverse to one of our stories, as received (HTML untrusted)."""
 
@@ -120,6 +129,30 @@ class DataStore:
     def actors_followed_by(self, follower_id: str) -> list[str]:
         return [actor for actor in self.actors_with_followers()
                 if self.is_follower(actor, follower_id)]
+
+    # Follow requests, when actors approve their followers by hand.
+
+    def _request_file(self, actor: str, follower_id: str) -> Path:
+        digest = hashlib.sha256(follower_id.encode()).hexdigest()[:32]
+        return self.folder / "follow-requests" / actor / f"{digest}.json"
+
+    def save_follow_request(self, request: FollowRequest) -> None:
+        data = json.dumps(asdict(request), sort_keys=True, ensure_ascii=False).encode()
+        write_atomically(self._request_file(request.actor, request.follower.id), data)
+
+    def follow_requests(self) -> list[FollowRequest]:
+        found = []
+        for path in sorted((self.folder / "follow-requests").glob("*/*.json")):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found.append(FollowRequest(data["actor"], Follower(**data["follower"]),
+                                       data["activity"]))
+        return found
+
+    def remove_follow_request(self, request: FollowRequest) -> None:
+        self._request_file(request.actor, request.follower.id).unlink(missing_ok=True)
+
+    def request_short_id(self, request: FollowRequest) -> str:
+        return self._request_file(request.actor, request.follower.id).stem[:8]
 
     # Replies to stories, held until an editor approves them; likes and boosts.
 

@@ -28,7 +28,7 @@ from bovine.crypto.signature import Signature
 from milpa.activitypub import AS_CONTEXT, ApUrls
 from milpa.keys import read_private_key
 from milpa.settings import setting
-from milpa.state import DataStore, Follower, Reply, is_blocked
+from milpa.state import DataStore, Follower, FollowRequest, Reply, is_blocked
 
 from .logs import service_logger
 from .remote import RemoteActors, RemoteRefused, Signer
@@ -83,6 +83,7 @@ class Inbox:
     max_body: int = 256 * 1024
     blocked_domains: tuple[str, ...] = ()  # from the settings; the data folder adds more
     blocked_actors: tuple[str, ...] = ()
+    manually_approves: bool = False  # follows wait for `publish.py moderate`
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def blocked(self, actor_id: str) -> bool:
@@ -225,14 +226,47 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     if not isinstance(follower_inbox, str):
         raise Refused(400, "the follower has no inbox")
     shared = (actor.get("endpoints") or {}).get("sharedInbox")
-    inbox.store.record_follower(name, Follower(
-        id=follower_id, inbox=follower_inbox, shared_inbox=shared if isinstance(shared, str)
-        else None, since=now_iso(),
-        follow_id=object_id(activity)))
+    follower = Follower(id=follower_id, inbox=follower_inbox,
+                        shared_inbox=shared if isinstance(shared, str) else None,
+                        since=now_iso(), follow_id=object_id(activity))
+    if inbox.manually_approves:
+        inbox.store.save_follow_request(FollowRequest(name, follower, activity))
+        logger.info("inbox: %s asks to follow %s (held for moderation)", follower_id, name)
+        return
+    inbox.store.record_follower(name, follower)
     logger.info("inbox: %s now follows %s", follower_id, name)
-    accept = {"@context": AS_CONTEXT, "id": f"{inbox.urls.actor(name)}#accepts/{uuid4()}",
-              "type": "Accept", "actor": inbox.urls.actor(name), "object": activity}
-    inbox.in_background(inbox.deliver_with_retries(follower_inbox, accept, name))
+    answer = follow_answer("Accept", inbox.urls, name, activity)
+    inbox.in_background(inbox.deliver_with_retries(follower_inbox, answer, name))
+
+
+def follow_answer(kind: str, urls: ApUrls, name: str, follow: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """The Accept or Reject of a Follow, from our actor ``name``."""
+    return {"@context": AS_CONTEXT, "id": f"{urls.actor(name)}#{kind.lower()}s/{uuid4()}",
+            "type": kind, "actor": urls.actor(name), "object": follow}
+
+
+async def answer_follow_requests(settings: dict[str, Any], base: str,
+                                 decisions: list[tuple[FollowRequest, bool]]) -> list[str]:
+    """Accept or reject held follows (for `publish.py moderate`); returns what failed."""
+    urls = ApUrls(base)
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    signer = Signer(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
+                    read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
+    failed = []
+    async with aiohttp.ClientSession() as session:
+        remote = RemoteActors(session, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
+        for request, accepted in decisions:
+            if accepted:
+                store.record_follower(request.actor, request.follower)
+            answer = follow_answer("Accept" if accepted else "Reject", urls, request.actor,
+                                   request.activity)
+            store.remove_follow_request(request)
+            try:
+                await remote.deliver(request.follower.inbox, answer, urls.key(request.actor))
+            except RemoteRefused as error:
+                failed.append(f"{request.follower.id}: {error}")
+    return failed
 
 
 REACTIONS = {"Like": "likes", "Announce": "boosts"}
@@ -399,6 +433,7 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
         return Inbox(DataStore(Path(setting(settings, "MILPA_DATA_PATH"))), urls,
                      output / "ap" / "actors", remote, setting(settings, "MILPA_INBOX_MAX_BODY"),
                      tuple(setting(settings, "MILPA_BLOCKED_DOMAINS")),
-                     tuple(setting(settings, "MILPA_BLOCKED_ACTORS")))
+                     tuple(setting(settings, "MILPA_BLOCKED_ACTORS")),
+                     setting(settings, "MILPA_MANUALLY_APPROVES_FOLLOWERS"))
 
     return make
