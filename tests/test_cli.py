@@ -205,7 +205,7 @@ def test_moderated_replies_appear_under_their_story(site: MiniSite) -> None:
     approved = run("moderate", "--approve", store.short_id(held))
     assert approved.output.startswith(f"Approved {store.short_id(held)} by @h@b.")
     unknown = CliRunner().invoke(publish.cli, ["moderate", "--reject", "zzzzzzzz"])
-    assert unknown.exit_code == 1 and "no reply zzzzzzzz" in unknown.output
+    assert unknown.exit_code == 1 and "nothing held with id zzzzzzzz" in unknown.output
     assert run("build").exit_code == 0
     page_path = site.output / "stories/fine/index.html"
     page = BeautifulSoup(page_path.read_text(), "html.parser")
