@@ -13,6 +13,7 @@ import csv
 import functools
 import io
 import logging
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -89,6 +90,10 @@ def cli() -> None:
 @settings_options
 def build_command(settings: dict[str, Any], ping: bool) -> None:
     """Build the site into the output folder (untouched if the build fails)."""
+    _build_and_ping(settings, ping)
+
+
+def _build_and_ping(settings: dict[str, Any], ping: bool) -> None:
     summary = _build_or_fail(settings)
     hub = setting(settings, "MILPA_WEBSUB_HUB")
     feeds = summary.changed_feeds
@@ -183,6 +188,69 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     site = settings.get("SITEURL") or base
     _run_server(site_app(output, site, _inbox_or_fail(settings, output, site)), host, port,
                 f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)")
+
+
+def announce_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    @click.option("--dry-run", is_flag=True, help="Print the plan; send and record nothing.")
+    @click.option("--backfill", default=0, type=click.IntRange(0), metavar="N",
+                  help="On the first run, send the newest N stories instead of none.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+@cli.command("announce")
+@announce_options
+@settings_options
+def announce_command(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
+    """Deliver new, edited and removed stories (and changed profiles) to followers."""
+    _announce(settings, dry_run, backfill)
+
+
+@cli.command("publish")
+@click.option("--ping/--no-ping", default=True, help="Tell the WebSub hub about new feeds.")
+@announce_options
+@settings_options
+def publish_command(settings: dict[str, Any], dry_run: bool, backfill: int,
+                    ping: bool) -> None:
+    """Build the site, then announce what changed to followers."""
+    _build_and_ping(settings, ping)
+    _announce(settings, dry_run, backfill)
+
+
+def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
+    from milpa_site import announce  # the network stack loads only for these commands
+
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    if not (Path(settings["OUTPUT_PATH"]) / "ap" / "objects").is_dir():
+        raise click.ClickException("nothing built to announce: run `python publish.py build` "
+                                   "first")
+    moment = now(settings).isoformat(timespec="seconds")
+    plan = announce.current_plan(settings, store, backfill, moment)
+    summary = announce.summarise(plan, store)
+    waiting = announce.pending_deliveries(store)
+    if dry_run:
+        click.echo(f"Would send {summary}" + (f" {waiting} deliveries are already queued."
+                                             if waiting else ""))
+        if plan.quiet:
+            click.echo(f"Would record {len(plan.quiet)} stories and profiles as already "
+                       "announced (first run).")
+        return
+    announce.enqueue(plan, store)
+    total = announce.pending_deliveries(store)
+    try:
+        if sys.stdout.isatty():
+            with click.progressbar(length=total, label="Delivering") as bar:
+                outcome = asyncio.run(announce.deliverer(
+                    settings, store, lambda: bar.update(1)).run())
+        else:
+            click.echo(f"Delivering {total} queued: {summary}")
+            outcome = asyncio.run(announce.deliverer(settings, store, lambda: None).run())
+    except KeyMissing:
+        raise click.ClickException("no actor key: run `python publish.py keys` first") from None
+    click.echo(str(outcome))
 
 
 @cli.command("inbox")

@@ -47,6 +47,7 @@ class Peer:
     received: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
     aliases: dict[int, list[str]] = field(default_factory=dict)  # alsoKnownAs per actor
     verify: bool = True  # check the signatures of what arrives (the benchmark skips it)
+    status: int = 202  # what its inboxes answer
 
     def actor(self, number: int) -> str:
         return f"{self.base}/users/{number}"
@@ -86,11 +87,12 @@ class Peer:
             owner = await validate("post", request.path, headers, body_bytes) \
                 if self.verify else None
             self.received.append((json.loads(body), owner))
-            return web.Response(status=202)
+            return web.Response(status=self.status)
 
         app = web.Application()
         app.router.add_get("/users/{number}", actor)
         app.router.add_post("/users/{number}/inbox", inbox)
+        app.router.add_post("/inbox", inbox)  # the shared inbox
         return app
 
 

@@ -94,6 +94,11 @@ DEFAULTS: dict[str, Any] = {
     # Approved replies show under their story; their remote images only if allowed
     # (each one is a request to another server from every reader's browser).
     "MILPA_REPLIES_ALLOW_IMAGES": False,
+    # Announce: deliveries at once (in all, and to one server), and tries before giving up
+    # (with backoff from a minute to a day between them, that is about two weeks).
+    "MILPA_DELIVERY_CONCURRENCY": 20,
+    "MILPA_DELIVERY_PER_HOST": 2,
+    "MILPA_DELIVERY_MAX_ATTEMPTS": 16,
 }
 
 

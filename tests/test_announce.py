@@ -1,0 +1,140 @@
+"""Announce end to end: followers subscribed through the real inbox, stories delivered to
+real inboxes on 127.0.0.1 that check our signatures."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from click.testing import CliRunner, Result
+
+import publish
+from milpa.state import DataStore
+from milpa_site.inbox import inbox_from_settings
+from milpa_site.web import site_app
+
+from .conftest import MiniSite, settings_file, story
+from .servers import serving
+from .test_inbox import Peer, Site, follow, post_signed, run, wait_for
+
+
+@dataclass
+class World:
+    site: Site
+    mini: MiniSite
+    readers: Peer  # two of its actors follow the site
+    writers: Peer  # one of its actors follows an author
+
+    def announce(self, *arguments: str) -> Result:
+        result = CliRunner().invoke(publish.cli, ["announce", *arguments],
+                                    catch_exceptions=False)
+        print(result.output)
+        assert result.exit_code == 0
+        return result
+
+    def rebuild(self) -> None:
+        self.mini.build(SITEURL=self.site.base)
+
+    def kinds(self, peer: Peer) -> list[tuple[str, str | None]]:
+        return [(activity["type"], signed_by) for activity, signed_by in peer.received]
+
+
+@pytest.fixture
+def world(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    mini_site.add("stories/old.md", story("Old", Authors="Ixchel Tzoc", Slug="old",
+                                          Date="2026-04-01"))
+    readers, writers = Peer(), Peer()
+
+    def app(base: str) -> web.Application:
+        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=True)
+        mini_site.build(SITEURL=base)
+        return site_app(mini_site.output, base,
+                        inbox_from_settings(settings, mini_site.output, base))
+
+    with serving(readers.app), serving(writers.app), serving(app) as base:
+        site = Site(base, DataStore(mini_site.base / "data"))
+        for number in (1, 2):
+            assert run(post_signed(site.inbox(), follow(readers, number, site),
+                                   readers.key(number))) == 202
+        assert run(post_signed(site.inbox("ixchel_tzoc"),
+                               follow(writers, 3, site, "ixchel_tzoc"), writers.key(3))) == 202
+        (mini_site.base / "pelicanconf.py").write_text(settings_file(
+            PATH=str(mini_site.content), OUTPUT_PATH=str(mini_site.output), SITEURL=base,
+            CACHE_PATH=str(mini_site.base / "cache"),
+            MILPA_DATA_PATH=str(mini_site.base / "data"), MILPA_INBOX_ALLOW_LOOPBACK=True))
+        monkeypatch.chdir(mini_site.base)
+        monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
+        world = World(site, mini_site, readers, writers)
+        wait_for(lambda: len(readers.received) + len(writers.received) == 3)  # the Accepts
+        readers.received.clear()
+        writers.received.clear()
+        yield world
+
+
+def test_a_story_reaches_each_shared_inbox_once_then_its_edit_and_its_removal(
+        world: World) -> None:
+    site = world.site
+    first = world.announce()
+    assert "Delivered 0" in first.output  # the first run records what exists, quietly
+    assert world.kinds(world.readers) == [] and world.kinds(world.writers) == []
+
+    world.mini.add("stories/new.md", story("New", Authors="Ixchel Tzoc", Slug="new",
+                                           Date="2026-05-20"))
+    world.rebuild()
+    plan = world.announce("--dry-run")
+    assert "Would send 3 activities (2 Announce, 1 Create): 2 deliveries to 2 inboxes on " \
+        "2 servers." in plan.output
+    assert world.kinds(world.readers) == []
+    world.announce()
+    # Two readers, one shared inbox: one boost from the site. The author's follower gets
+    # the Create, signed by the author.
+    assert world.kinds(world.readers) == [("Announce", site.actor())]
+    assert world.kinds(world.writers) == [("Create", site.actor("ixchel_tzoc"))]
+    created = world.writers.received[0][0]
+    assert created["object"]["id"] == f"{site.base}/ap/objects/es/new"
+
+    again = world.announce()
+    assert "Delivered 0" in again.output
+    assert len(world.readers.received) == 1 and len(world.writers.received) == 1
+
+    path = world.mini.content / "stories/new.md"
+    path.write_text(path.read_text().replace("Text.", "Better text."))
+    world.rebuild()
+    world.announce()
+    assert world.kinds(world.readers)[-1] == ("Update", site.actor("ixchel_tzoc"))
+    assert world.kinds(world.writers)[-1] == ("Update", site.actor("ixchel_tzoc"))
+    assert "Better text." in world.writers.received[-1][0]["object"]["content"]
+
+    path.unlink()
+    world.rebuild()
+    world.announce()
+    deleted = world.writers.received[-1][0]
+    assert (deleted["type"], deleted["object"]["type"]) == ("Delete", "Tombstone")
+    assert world.kinds(world.readers)[-1] == ("Delete", site.actor("ixchel_tzoc"))
+    assert len(world.readers.received) == 3 and len(world.writers.received) == 3
+    world.announce()
+    assert len(world.readers.received) == 3 and len(world.writers.received) == 3
+
+
+def test_failures_are_retried_later_or_remove_the_followers(world: World) -> None:
+    world.announce()
+    world.readers.status = 500
+    world.writers.status = 410
+    world.mini.add("stories/new.md", story("New", Authors="Ixchel Tzoc", Slug="new",
+                                           Date="2026-05-20"))
+    world.rebuild()
+    result = world.announce()
+    assert "Delivered 0, retried later 1, gave up 0, removed 1 followers" in result.output
+    assert world.site.store.follower_count("ixchel_tzoc") == 0
+    assert world.site.store.follower_count("stories") == 2
+    queued = list(Path("data/queue").rglob("*.inbox"))
+    assert len(queued) == 1 and json.loads(queued[0].read_text())["attempts"] == 1
+    # Not due yet: the next run leaves it for later, and sends nothing twice.
+    world.readers.status = 202
+    later = world.announce()
+    assert "Delivered 0, retried later 1" in later.output
