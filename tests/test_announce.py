@@ -4,7 +4,9 @@ real inboxes on 127.0.0.1 that check our signatures."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from milpa.state import DataStore
 from milpa_site.inbox import inbox_from_settings
 from milpa_site.web import site_app
 
-from .conftest import MiniSite, settings_file, story
+from .conftest import ROOT, MiniSite, settings_file, story
 from .servers import serving
 from .test_inbox import Peer, Site, follow, post_signed, run, wait_for
 
@@ -138,3 +140,36 @@ def test_failures_are_retried_later_or_remove_the_followers(world: World) -> Non
     world.readers.status = 202
     later = world.announce()
     assert "Delivered 0, retried later 1" in later.output
+
+
+def test_a_killed_announce_finishes_on_the_next_run_without_losing_anything(
+        world: World) -> None:
+    slow = Peer(shared=False, delay=0.25, verify=False)
+    with serving(slow.app):
+        for number in range(100, 130):  # thirty followers, thirty personal inboxes
+            assert run(post_signed(world.site.inbox(), follow(slow, number, world.site),
+                                   slow.key(number))) == 202
+        wait_for(lambda: len(slow.received) == 30)  # their Accepts
+        slow.received.clear()
+        slow.paths.clear()
+        world.announce()
+        world.mini.add("stories/new.md", story("New", Authors="Ixchel Tzoc", Slug="new",
+                                               Date="2026-05-20"))
+        world.rebuild()
+        # Two at a time to that server, a quarter second each: about four seconds of work.
+        killed = subprocess.Popen([sys.executable, str(ROOT / "publish.py"), "announce"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: len(slow.received) >= 4, 30)
+        killed.kill()
+        killed.wait(10)
+        assert len(slow.received) < 30
+        world.announce()
+        # Every follower's inbox got the boost; only the two in flight at the kill may
+        # have got it twice.
+        assert {activity["id"] for activity, _ in slow.received} == {
+            f"{world.site.actor()}#announces/es/new"}
+        per_inbox = Counter(slow.paths)
+        assert len(per_inbox) == 30 and sum(per_inbox.values()) <= 32
+        before = len(slow.received)
+        world.announce()
+        assert len(slow.received) == before

@@ -48,6 +48,9 @@ class Peer:
     aliases: dict[int, list[str]] = field(default_factory=dict)  # alsoKnownAs per actor
     verify: bool = True  # check the signatures of what arrives (the benchmark skips it)
     status: int = 202  # what its inboxes answer
+    shared: bool = True  # whether its actors name a shared inbox
+    delay: float = 0.0  # seconds its inboxes take to answer
+    paths: list[str] = field(default_factory=list)  # which inbox each delivery reached
 
     def actor(self, number: int) -> str:
         return f"{self.base}/users/{number}"
@@ -65,7 +68,7 @@ class Peer:
                         "alsoKnownAs": self.aliases.get(number, []),
                         "type": "Person", "preferredUsername": "peer",
                         "inbox": f"{actor_id}/inbox", "outbox": f"{actor_id}/outbox",
-                        "endpoints": {"sharedInbox": f"{base}/inbox"},
+                        "endpoints": {"sharedInbox": f"{base}/inbox"} if self.shared else {},
                         "publicKey": {"id": f"{actor_id}#main-key", "owner": actor_id,
                                       "publicKeyPem": PEER_PUBLIC}}
             return web.json_response(document, content_type=ACTIVITY_JSON)
@@ -86,6 +89,8 @@ class Peer:
             headers = {k.lower(): v for k, v in request.headers.items()}
             owner = await validate("post", request.path, headers, body_bytes) \
                 if self.verify else None
+            await asyncio.sleep(self.delay)
+            self.paths.append(request.path)
             self.received.append((json.loads(body), owner))
             return web.Response(status=self.status)
 
