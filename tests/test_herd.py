@@ -18,13 +18,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 from bovine.clients.signed_http import SignedHttpClient
+from click.testing import CliRunner
 
+import publish
 from milpa.keys import PRIVATE_KEY
 from milpa.state import DataStore
 from milpa_site.inbox import inbox_from_settings
 from milpa_site.web import site_app
 
-from .conftest import TEST_KEYS, MiniSite, story
+from .conftest import TEST_KEYS, MiniSite, settings_file, story
 from .servers import serving
 
 HERD_APP = """
@@ -83,7 +85,7 @@ def herd(tmp_path: Path) -> Iterator[HerdUser]:
 
 
 @pytest.mark.slow
-def test_a_bovine_herd_user_follows_the_site_and_is_accepted(
+def test_a_bovine_herd_user_follows_and_receives_a_story_and_its_deletion(
         mini_site: MiniSite, herd: HerdUser, monkeypatch: pytest.MonkeyPatch) -> None:
     import bovine
 
@@ -96,7 +98,18 @@ def test_a_bovine_herd_user_follows_the_site_and_is_accepted(
         return site_app(mini_site.output, base,
                         inbox_from_settings(settings, mini_site.output, base))
 
-    async def follow_and_read_inbox(site_actor: str) -> list[dict]:
+    async def inbox_of_bob(wanted: str) -> list[dict]:
+        """Bob's inbox once it holds an activity of type ``wanted`` (or after 30 s)."""
+        async with bovine.BovineClient(domain=herd.base, actor_id=herd.actor_id,
+                                       secret=herd.secret) as client:
+            for _ in range(150):
+                received = [item async for item in client.inbox()]
+                if any(item.get("type") == wanted for item in received):
+                    return received
+                await asyncio.sleep(0.2)
+            return received
+
+    async def follow(site_actor: str) -> None:
         async with bovine.BovineClient(domain=herd.base, actor_id=herd.actor_id,
                                        secret=herd.secret) as client:
             # bovine-herd makes its own server key on first use, and two requests at once can
@@ -107,21 +120,40 @@ def test_a_bovine_herd_user_follows_the_site_and_is_accepted(
                 for _ in range(2):
                     (await ours.get(herd.actor_id)).release()
                     await asyncio.sleep(0.5)
-            follow = client.activity_factory.follow(site_actor).build()
-            await client.send_to_outbox(follow)
-            for _ in range(150):
-                received = [item async for item in client.inbox()]
-                if any(item.get("type") == "Accept" for item in received):
-                    return received
-                await asyncio.sleep(0.2)
-            return received
+            await client.send_to_outbox(client.activity_factory.follow(site_actor).build())
+
+    def announce() -> None:
+        result = CliRunner().invoke(publish.cli, ["announce"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    def of(activity: dict, field: str) -> str:
+        value = activity[field]  # the herd stores some of them embedded
+        return value if isinstance(value, str) else value["id"]
 
     with serving(app) as base:
         site_actor = f"{base}/ap/actors/stories"
-        received = asyncio.run(asyncio.wait_for(follow_and_read_inbox(site_actor), 60))
-    accepts = [item for item in received if item.get("type") == "Accept"]
-    assert len(accepts) == 1
-    actor = accepts[0]["actor"]  # the herd stores it embedded
-    assert (actor if isinstance(actor, str) else actor["id"]) == site_actor
-    followers = DataStore(mini_site.base / "data").followers("stories")
-    assert [follower.id for follower in followers] == [herd.actor_id]
+        asyncio.run(asyncio.wait_for(follow(site_actor), 60))
+        received = asyncio.run(asyncio.wait_for(inbox_of_bob("Accept"), 60))
+        [accept] = [item for item in received if item.get("type") == "Accept"]
+        assert of(accept, "actor") == site_actor
+        followers = DataStore(mini_site.base / "data").followers("stories")
+        assert [follower.id for follower in followers] == [herd.actor_id]
+
+        (mini_site.base / "pelicanconf.py").write_text(settings_file(
+            PATH=str(mini_site.content), OUTPUT_PATH=str(mini_site.output), SITEURL=base,
+            CACHE_PATH=str(mini_site.base / "cache"),
+            MILPA_DATA_PATH=str(mini_site.base / "data"), MILPA_INBOX_ALLOW_LOOPBACK=True))
+        monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
+        announce()  # the first run: the story that was there is not sent
+        mini_site.add("stories/new.md", story("Nuevo", Slug="nuevo", Date="2026-05-30"))
+        mini_site.build(SITEURL=base)
+        announce()
+        received = asyncio.run(asyncio.wait_for(inbox_of_bob("Announce"), 60))
+        [shared] = [item for item in received if item.get("type") == "Announce"]
+        assert of(shared, "object") == f"{base}/ap/objects/es/nuevo"
+        (mini_site.content / "stories/new.md").unlink()
+        mini_site.build(SITEURL=base)
+        announce()
+        received = asyncio.run(asyncio.wait_for(inbox_of_bob("Delete"), 60))
+        [deleted] = [item for item in received if item.get("type") == "Delete"]
+        assert of(deleted, "object") == f"{base}/ap/objects/es/nuevo"
