@@ -135,6 +135,19 @@ class Deliverer:
     def __post_init__(self) -> None:
         self.limit = asyncio.Semaphore(self.concurrency)
         self.hosts: dict[str, asyncio.Semaphore] = {}
+        self.checked: dict[str, str | None] = {}  # host → why it is refused (None: fine)
+
+    async def check(self, inbox: str) -> None:
+        """The SSRF guard, once per host and run (resolving a name costs a thread)."""
+        host = urlsplit(inbox).netloc
+        if host not in self.checked:
+            try:
+                await check_address(inbox, self.allow_loopback)
+                self.checked[host] = None
+            except RemoteRefused as error:
+                self.checked[host] = str(error)
+        if self.checked[host] is not None:
+            raise RemoteRefused(self.checked[host])
 
     async def post(self, http: aiohttp.ClientSession, secret: CryptographicSecret, inbox: str,
                    body: str, digest: str) -> aiohttp.ClientResponse:
@@ -155,7 +168,7 @@ class Deliverer:
         status, retry_after, reason = None, None, ""
         async with self.limit, semaphore:
             try:
-                await check_address(inbox, self.allow_loopback)
+                await self.check(inbox)
                 async with await self.post(http, secret, inbox, body, digest) as response:
                     status, retry_after = response.status, response.headers.get("Retry-After")
             except RemoteRefused as error:
