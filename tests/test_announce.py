@@ -173,3 +173,22 @@ def test_a_killed_announce_finishes_on_the_next_run_without_losing_anything(
         before = len(slow.received)
         world.announce()
         assert len(slow.received) == before
+
+
+def test_a_server_that_hangs_is_marked_unavailable_and_tried_again_later(
+        world: World) -> None:
+    world.announce()
+    settings = Path("pelicanconf.py")
+    settings.write_text(settings.read_text() + "MILPA_DELIVERY_READ_TIMEOUT = 0.5\n")
+    sys.modules.pop("pelicanconf", None)
+    world.readers.delay = 2  # longer than the read timeout
+    world.mini.add("stories/new.md", story("New", Authors="Ixchel Tzoc", Slug="new",
+                                           Date="2026-05-20"))
+    world.rebuild()
+    result = world.announce()
+    assert "Delivered 1, retried later 1" in result.output  # the writers' server answered
+    host = world.readers.base.removeprefix("http://")
+    assert [h["host"] for h in world.site.store.unavailable_hosts()] == [host]
+    [queued] = list(Path("data/queue").rglob("*.inbox"))
+    item = json.loads(queued.read_text())
+    assert item["attempts"] == 1 and item["next_try"] > item["first_try"]

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -243,6 +244,20 @@ class DataStore:
                 folder.rmdir()
                 continue
             yield folder, json.loads((folder / "activity.json").read_text()), items
+
+    def mark_available(self, host: str, answered: bool) -> None:
+        """Hosts that stopped answering, since when: `followers` and people can see them."""
+        marker = self.folder / "unavailable" / f"{host.replace(':', '_')}.json"
+        if answered:
+            marker.unlink(missing_ok=True)
+        elif not marker.exists():
+            write_atomically(marker, json.dumps({"host": host, "since": datetime.now(
+                UTC).isoformat(timespec="seconds")}).encode())
+
+    def unavailable_hosts(self) -> list[dict[str, str]]:
+        folder = self.folder / "unavailable"
+        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] \
+            if folder.is_dir() else []
 
     def remove_followers_at(self, inbox: str) -> int:
         """Followers whose inbox (or shared inbox) is ``inbox`` go; how many went."""

@@ -129,6 +129,8 @@ class Deliverer:
     max_attempts: int
     concurrency: int
     per_host: int
+    max_days: float = 14.0
+    read_timeout: float = 10.0  # Mastodon's: 5 s to connect, 10 s to read
     outcome: Outcome = field(default_factory=Outcome)
     on_progress: Callable[[], None] = lambda: None
 
@@ -136,6 +138,7 @@ class Deliverer:
         self.limit = asyncio.Semaphore(self.concurrency)
         self.hosts: dict[str, asyncio.Semaphore] = {}
         self.checked: dict[str, str | None] = {}  # host → why it is refused (None: fine)
+        self.down: set[str] = set()  # hosts that did not answer in this run
 
     async def check(self, inbox: str) -> None:
         """The SSRF guard, once per host and run (resolving a name costs a thread)."""
@@ -167,6 +170,10 @@ class Deliverer:
         semaphore = self.hosts.setdefault(host, asyncio.Semaphore(self.per_host))
         status, retry_after, reason = None, None, ""
         async with self.limit, semaphore:
+            if host in self.down:  # one timeout is enough to know: the rest waits
+                self.outcome.retried_later += 1
+                self.on_progress()
+                return
             try:
                 await self.check(inbox)
                 async with await self.post(http, secret, inbox, body, digest) as response:
@@ -175,12 +182,17 @@ class Deliverer:
                 status, reason = 400, str(error)  # never to be sent there: give up
             except (aiohttp.ClientError, TimeoutError) as error:
                 reason = str(error) or type(error).__name__
+                self.down.add(host)
+        self.store.mark_available(host, status is not None)
         self.settle(item_file, item, status, retry_after, reason)
         self.on_progress()
 
     def settle(self, item_file: Path, item: dict[str, Any], status: int | None,
                retry_after: str | None, reason: str) -> None:
         inbox, attempts = item["inbox"], item["attempts"] + 1
+        first_try = item.get("first_try") or datetime.now(UTC).isoformat()
+        too_old = datetime.now(UTC) - datetime.fromisoformat(first_try) > timedelta(
+            days=self.max_days)
         if status is not None and 200 <= status < 300:
             item_file.unlink(missing_ok=True)
             self.outcome.delivered += 1
@@ -192,14 +204,15 @@ class Deliverer:
             item_file.unlink(missing_ok=True)
             self.outcome.gave_up += 1
             logger.warning("announce: %s refused the activity (%s %s)", inbox, status, reason)
-        elif attempts >= self.max_attempts:
+        elif attempts >= self.max_attempts or too_old:
             item_file.unlink(missing_ok=True)
             self.outcome.gave_up += 1
             logger.warning("announce: gave up on %s after %d tries", inbox, attempts)
         else:
             later = datetime.now(UTC) + retry_delay(attempts, retry_after)
-            write_atomically(item_file, json.dumps({**item, "attempts": attempts,
-                                                    "next_try": later.isoformat()}).encode())
+            write_atomically(item_file, json.dumps({
+                **item, "attempts": attempts, "next_try": later.isoformat(),
+                "first_try": first_try}).encode())
             self.outcome.retried_later += 1
             logger.info("announce: %s: %s; trying again after %s", inbox,
                         status or reason, later.isoformat(timespec="seconds"))
@@ -207,7 +220,8 @@ class Deliverer:
     async def run(self) -> Outcome:
         started = time.perf_counter()
         now = datetime.now(UTC).isoformat()
-        timeout = aiohttp.ClientTimeout(total=30, sock_connect=5, sock_read=10)
+        timeout = aiohttp.ClientTimeout(total=3 * self.read_timeout, sock_connect=5,
+                                        sock_read=self.read_timeout)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             work = []
             for _folder, queued, items in self.store.queued():
@@ -238,4 +252,5 @@ def deliverer(settings: dict[str, Any], store: DataStore, on_progress: Callable[
         setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"),
         setting(settings, "MILPA_DELIVERY_MAX_ATTEMPTS"),
         setting(settings, "MILPA_DELIVERY_CONCURRENCY"),
-        setting(settings, "MILPA_DELIVERY_PER_HOST"), on_progress=on_progress)
+        setting(settings, "MILPA_DELIVERY_PER_HOST"), setting(settings, "MILPA_DELIVERY_MAX_DAYS"),
+        setting(settings, "MILPA_DELIVERY_READ_TIMEOUT"), on_progress=on_progress)
