@@ -192,3 +192,23 @@ def test_a_server_that_hangs_is_marked_unavailable_and_tried_again_later(
     [queued] = list(Path("data/queue").rglob("*.inbox"))
     item = json.loads(queued.read_text())
     assert item["attempts"] == 1 and item["next_try"] > item["first_try"]
+
+
+def test_a_story_that_expires_is_deleted_from_followers_timelines(world: World) -> None:
+    world.announce()
+    world.mini.add("stories/notice.md", story(
+        "Notice", Authors="Ixchel Tzoc", Slug="notice", Date="2026-06-01 08:00",
+        Expires="24h"))  # the build's clock says 2026-06-01 12:00 UTC
+    world.rebuild()
+    world.announce()
+    assert world.kinds(world.writers)[-1][0] == "Create"
+    world.mini.build(SITEURL=world.site.base, MILPA_NOW="2026-06-03T12:00:00+00:00")
+    settings = Path("pelicanconf.py")
+    settings.write_text(settings.read_text().replace("2026-06-01T12:00:00+00:00",
+                                                     "2026-06-03T12:00:00+00:00"))
+    sys.modules.pop("pelicanconf", None)
+    world.announce()
+    deleted = world.writers.received[-1][0]
+    assert deleted["type"] == "Delete"
+    assert deleted["object"]["id"] == f"{world.site.base}/ap/objects/es/notice"
+    assert deleted["object"]["deleted"].startswith("2026-06-03")
