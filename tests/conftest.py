@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from PIL import ExifTags, Image
 
 from milpa.keys import create_key_pair
 from milpa_site.build import BuildSummary, build, load_settings
+from milpa_site.inbox import inbox_from_settings
+from milpa_site.web import site_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SERIAL = "SN-TEST-SECRET-0042"
@@ -108,6 +111,14 @@ class MiniSite:
 
     def build(self, **overrides: Any) -> BuildSummary:
         return build(self.settings(**overrides))
+
+    def served_with_inbox(self, base: str, **overrides: Any) -> web.Application:
+        """Built with ``base`` as its address, then served with its inbox (loopback allowed,
+        as peers in tests live on 127.0.0.1)."""
+        overrides = {"MILPA_INBOX_ALLOW_LOOPBACK": True, **overrides}
+        settings = self.settings(SITEURL=base, **overrides)
+        self.build(SITEURL=base, **overrides)
+        return site_app(self.output, base, inbox_from_settings(settings, self.output, base))
 
     def read(self, relative: str) -> str:
         return (self.output / relative).read_text(encoding="utf-8")

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 
@@ -35,3 +40,32 @@ def serving(app: web.Application | Callable[[str], web.Application]) -> Iterator
         thread.join(10)
         loop.close()
         listener.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def running(command: list[str], port: int, log: Path, cwd: Path | None = None,
+            env: dict[str, str] | None = None, seconds: float = 30) -> Iterator[None]:
+    """Run a server program until the test ends, once it accepts connections on ``port``."""
+    with log.open("wb") as log_file:  # the child keeps its own copy of the descriptor
+        server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=cwd,
+                                  env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"{command[0]} did not start: {log.read_text()}")
+                time.sleep(0.05)
+        yield
+    finally:
+        server.terminate()
+        server.wait(10)

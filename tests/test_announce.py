@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from click.testing import CliRunner, Result
 
 import publish
 from milpa.state import DataStore
-from milpa_site.inbox import inbox_from_settings
-from milpa_site.web import site_app
 
 from .conftest import ROOT, MiniSite, settings_file, story
 from .servers import serving
@@ -52,13 +49,7 @@ def world(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worl
                                           Date="2026-04-01"))
     readers, writers = Peer(), Peer()
 
-    def app(base: str) -> web.Application:
-        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=True)
-        mini_site.build(SITEURL=base)
-        return site_app(mini_site.output, base,
-                        inbox_from_settings(settings, mini_site.output, base))
-
-    with serving(readers.app), serving(writers.app), serving(app) as base:
+    with serving(readers.app), serving(writers.app), serving(mini_site.served_with_inbox) as base:
         site = Site(base, DataStore(mini_site.base / "data"))
         for number in (1, 2):
             assert run(post_signed(site.inbox(), follow(readers, number, site),

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +21,7 @@ from milpa.activitypub import ACTIVITY_JSON
 from milpa_site.web import site_app
 
 from .conftest import ROOT, MiniSite, photo_with_secrets, require_tool, story
-from .servers import serving
+from .servers import free_port, running, serving
 
 ACCEPT = {"Accept": f'{ACTIVITY_JSON}, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'}
 
@@ -144,33 +140,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running(command: list[str], port: int, log: Path) -> Iterator[None]:
-    """Run a server until the test ends; wait until it accepts connections."""
-    with log.open("wb") as log_file:  # the child keeps its own copy of the descriptor
-        server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"{command[0]} did not start: {log.read_text()}")
-                time.sleep(0.05)
-        yield
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.fixture

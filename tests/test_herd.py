@@ -6,28 +6,23 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from bovine.clients.signed_http import SignedHttpClient
 from click.testing import CliRunner
 
 import publish
 from milpa.keys import PRIVATE_KEY
 from milpa.state import DataStore
-from milpa_site.inbox import inbox_from_settings
-from milpa_site.web import site_app
 
 from .conftest import TEST_KEYS, MiniSite, settings_file, story
-from .servers import serving
+from .servers import free_port, running, serving
 
 HERD_APP = """
 from quart import Quart
@@ -52,9 +47,7 @@ def store_command(folder: Path, *arguments: str) -> str:
 
 @pytest.fixture
 def herd(tmp_path: Path) -> Iterator[HerdUser]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     store_command(tmp_path, "create")
     store_command(tmp_path, "register", "--domain", base, "--handle", "bob")
@@ -62,26 +55,10 @@ def herd(tmp_path: Path) -> Iterator[HerdUser]:
     actor_id = json.loads(store_command(tmp_path, "actor", "--name", name))["id"]
     secret = store_command(tmp_path, "key", name, "--new").strip().rsplit(" ", 1)[-1]
     (tmp_path / "herd_app.py").write_text(HERD_APP)
-    log = tmp_path / "herd.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "herd_app:app"],
-            cwd=tmp_path, stdout=output, stderr=subprocess.STDOUT,
-            env={**os.environ, "BOVINE_DB_URL": "sqlite://herd.sqlite3"})
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"bovine-herd did not start: {log.read_text()}")
-                time.sleep(0.1)
+    with running([sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}",
+                  "herd_app:app"], port, tmp_path / "herd.log", cwd=tmp_path,
+                 env={"BOVINE_DB_URL": "sqlite://herd.sqlite3"}):
         yield HerdUser(base, actor_id, secret)
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 @pytest.mark.slow
@@ -91,12 +68,6 @@ def test_a_bovine_herd_user_follows_and_receives_a_story_and_its_deletion(
 
     monkeypatch.chdir(mini_site.base)  # bovine's JSON-LD cache file lands here
     mini_site.add("stories/a.md", story("Agua"))
-
-    def app(base: str) -> web.Application:
-        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=True)
-        mini_site.build(SITEURL=base)
-        return site_app(mini_site.output, base,
-                        inbox_from_settings(settings, mini_site.output, base))
 
     async def inbox_of_bob(wanted: str) -> list[dict]:
         """Bob's inbox once it holds an activity of type ``wanted`` (or after 30 s)."""
@@ -130,7 +101,7 @@ def test_a_bovine_herd_user_follows_and_receives_a_story_and_its_deletion(
         value = activity[field]  # the herd stores some of them embedded
         return value if isinstance(value, str) else value["id"]
 
-    with serving(app) as base:
+    with serving(mini_site.served_with_inbox) as base:
         site_actor = f"{base}/ap/actors/stories"
         asyncio.run(asyncio.wait_for(follow(site_actor), 60))
         received = asyncio.run(asyncio.wait_for(inbox_of_bob("Accept"), 60))

@@ -29,8 +29,6 @@ from click.testing import CliRunner
 import publish
 from milpa.activitypub import ACTIVITY_JSON
 from milpa.state import DataStore
-from milpa_site.inbox import inbox_from_settings
-from milpa_site.web import site_app
 
 from .conftest import MiniSite, settings_file, story
 from .servers import serving
@@ -124,10 +122,7 @@ def site_with_inbox(mini_site: MiniSite, allow_loopback: bool = True) -> Iterato
     mini_site.add("stories/a.md", story("Agua", Authors="Ixchel Tzoc", Slug="agua"))
 
     def app(base: str) -> web.Application:
-        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=allow_loopback)
-        mini_site.build(SITEURL=base)
-        return site_app(mini_site.output, base,
-                        inbox_from_settings(settings, mini_site.output, base))
+        return mini_site.served_with_inbox(base, MILPA_INBOX_ALLOW_LOOPBACK=allow_loopback)
 
     with serving(app) as base:
         yield Site(base, DataStore(mini_site.base / "data"))
@@ -419,11 +414,7 @@ def test_with_manual_approval_follows_wait_for_an_editor(
     mini_site.add("stories/a.md", story("Agua", Slug="agua"))
 
     def app(base: str) -> web.Application:
-        settings = mini_site.settings(SITEURL=base, MILPA_INBOX_ALLOW_LOOPBACK=True,
-                                      MILPA_MANUALLY_APPROVES_FOLLOWERS=True)
-        mini_site.build(SITEURL=base, MILPA_MANUALLY_APPROVES_FOLLOWERS=True)
-        return site_app(mini_site.output, base,
-                        inbox_from_settings(settings, mini_site.output, base))
+        return mini_site.served_with_inbox(base, MILPA_MANUALLY_APPROVES_FOLLOWERS=True)
 
     with serving(app) as base:
         site = Site(base, DataStore(mini_site.base / "data"))
