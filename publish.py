@@ -296,21 +296,14 @@ def _run_server(app: Any, host: str, port: int, banner: str) -> None:
 
 
 @cli.command("followers")
-@click.option("--csv", "as_csv", is_flag=True, help="Every follower as CSV, for a spreadsheet "
-              "or for moving elsewhere.")
+@click.option("--csv", "as_csv", is_flag=True, help="Every follower as CSV in the columns of "
+              "Mastodon's follows export, to import elsewhere.")
 @settings_options
 def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
     """Who follows each actor, with counts by server."""
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     if as_csv:
-        rows = io.StringIO()
-        writer = csv.writer(rows, lineterminator="\n")
-        writer.writerow(["actor", "follower", "inbox", "shared_inbox", "since"])
-        for actor in store.actors_with_followers():
-            for follower in store.followers(actor):
-                writer.writerow([actor, follower.id, follower.inbox,
-                                 follower.shared_inbox or "", follower.since])
-        click.echo(rows.getvalue(), nl=False)
+        click.echo(followers_csv(store), nl=False)
         return
     total = 0
     for actor in store.actors_with_followers():
@@ -378,6 +371,19 @@ def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
 
 def reply_text(reply: Reply) -> str:
     return " ".join(Markup(reply.content).striptags().split())
+
+
+def followers_csv(store: DataStore) -> str:
+    """Mastodon's follows-CSV columns (user@host first), then where each follows us."""
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["Account address", "Show boosts", "Notify on new posts", "Languages",
+                     "Follows", "Actor", "Since"])
+    for actor in store.actors_with_followers():
+        for follower in store.followers(actor):
+            writer.writerow([follower.acct or follower.id, "true", "false", "", actor,
+                             follower.id, follower.since])
+    return rows.getvalue()
 
 
 @cli.group("block")

@@ -163,7 +163,10 @@ def test_followers_and_blocks_from_the_command_line(site: MiniSite) -> None:
     assert listed.output.splitlines()[:3] == [
         "stories: 4 followers on 3 servers", "       2  a.example", "       1  b.example"]
     exported = run("followers", "--csv")
-    assert exported.output.splitlines()[0] == "actor,follower,inbox,shared_inbox,since"
+    assert exported.output.splitlines()[0] == ("Account address,Show boosts,Notify on new "
+                                               "posts,Languages,Follows,Actor,Since")
+    assert "https://a.example/users/0,true,false,,stories,https://a.example/users/0," \
+        "2026-05-01T00:00:00+00:00" in exported.output.splitlines()
     assert len(exported.output.splitlines()) == 5
     blocklist = site.base / "domain_blocks.csv"
     blocklist.write_text("#domain,#severity,#reject_media,#reject_reports,#public_comment,"

@@ -185,8 +185,8 @@ def test_a_signed_follow_is_recorded_and_accepted(site: Site, peer: Peer) -> Non
     activity = follow(peer, 1, site)
     assert run(post_signed(site.inbox(), activity, peer.key(1))) == 202
     followers = site.store.followers("stories")
-    assert [(f.id, f.inbox, f.shared_inbox) for f in followers] == [
-        (peer.actor(1), f"{peer.actor(1)}/inbox", f"{peer.base}/inbox")]
+    assert [(f.id, f.inbox, f.shared_inbox, f.acct) for f in followers] == [
+        (peer.actor(1), f"{peer.actor(1)}/inbox", f"{peer.base}/inbox", "peer@127.0.0.1")]
     wait_for(lambda: peer.received)
     accept, signed_by = peer.received[0]
     assert accept["type"] == "Accept" and accept["actor"] == site.actor()

@@ -50,6 +50,7 @@ class Follower:
     shared_inbox: str | None
     since: str  # ISO 8601, when the follow was accepted
     follow_id: str | None = None  # the Follow activity, which Undo names
+    acct: str | None = None  # user@host, as other servers' import tools want it
 
     @property
     def server(self) -> str:

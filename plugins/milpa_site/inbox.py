@@ -226,9 +226,12 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     if not isinstance(follower_inbox, str):
         raise Refused(400, "the follower has no inbox")
     shared = (actor.get("endpoints") or {}).get("sharedInbox")
+    username = actor.get("preferredUsername")
     follower = Follower(id=follower_id, inbox=follower_inbox,
                         shared_inbox=shared if isinstance(shared, str) else None,
-                        since=now_iso(), follow_id=object_id(activity))
+                        since=now_iso(), follow_id=object_id(activity),
+                        acct=f"{username}@{urlsplit(follower_id).hostname}"
+                        if isinstance(username, str) else None)
     if inbox.manually_approves:
         inbox.store.save_follow_request(FollowRequest(name, follower, activity))
         logger.info("inbox: %s asks to follow %s (held for moderation)", follower_id, name)
