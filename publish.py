@@ -253,6 +253,40 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
     click.echo(str(outcome))
 
 
+@cli.command("move")
+@click.option("--to", "target", required=True, metavar="@USER@HOST|URL",
+              help="The account followers should follow from now on.")
+@click.option("--actor", "name", default=None, help="Which of our actors moves [default: the "
+              "site actor].")
+@settings_options
+def move_command(settings: dict[str, Any], target: str, name: str | None) -> None:
+    """Move an actor's followers to another account, which must list ours in alsoKnownAs."""
+    from milpa.activitypub import ApUrls
+    from milpa_site import announce
+
+    name = name or setting(settings, "MILPA_ACTOR_USERNAME")
+    ours = ApUrls(site_url(settings)).actor(name)
+    try:
+        document = asyncio.run(announce.resolve_target(settings, target))
+    except announce.RemoteRefused as error:
+        raise click.ClickException(f"cannot read {target}: {error}") from None
+    except KeyMissing:
+        raise click.ClickException("no actor key: run `python publish.py keys` first") from None
+    aliases = document.get("alsoKnownAs") or []
+    if ours not in (aliases if isinstance(aliases, list) else [aliases]):
+        raise click.ClickException(
+            f"{target} does not list {ours} in its alsoKnownAs: add it as an alias on the new "
+            "account first (Mastodon: Preferences → Account → Moving from a different account)")
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    store.record_move(name, document["id"])
+    _build_or_fail(settings)  # the profile now says movedTo
+    activity = announce.move_activity(ApUrls(site_url(settings)), name, document["id"])
+    store.enqueue(activity, name, announce.inboxes_of(store, (name,)))
+    outcome = asyncio.run(announce.deliverer(settings, store, lambda: None).run())
+    click.echo(f"Moved {name} to {document['id']}. {outcome} Run `python publish.py announce` "
+               "later to retry what could not be delivered.")
+
+
 @cli.command("inbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))

@@ -203,3 +203,24 @@ def test_a_story_that_expires_is_deleted_from_followers_timelines(world: World) 
     assert deleted["type"] == "Delete"
     assert deleted["object"]["id"] == f"{world.site.base}/ap/objects/es/notice"
     assert deleted["object"]["deleted"].startswith("2026-06-03")
+
+
+def test_move_out_tells_every_follower_and_marks_the_profile(world: World) -> None:
+    newcomer = Peer()
+    with serving(newcomer.app):
+        target = newcomer.actor(60)
+        refused = CliRunner().invoke(publish.cli, ["move", "--to", target])
+        assert refused.exit_code == 1 and "does not list" in refused.output
+        assert world.readers.received == []
+        newcomer.aliases[60] = [world.site.actor()]
+        moved = CliRunner().invoke(publish.cli, ["move", "--to", target],
+                                   catch_exceptions=False)
+        assert moved.exit_code == 0, moved.output
+        assert "Delivered 1" in moved.output
+    [(move, signed_by)] = world.readers.received
+    assert (move["type"], move["object"], move["target"]) == ("Move", world.site.actor(),
+                                                               target)
+    assert signed_by == world.site.actor()
+    actor = json.loads((world.mini.output / "ap/actors/stories").read_text())
+    assert actor["movedTo"] == target
+    assert world.writers.received == []  # they follow an author, who did not move

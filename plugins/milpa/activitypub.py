@@ -114,6 +114,7 @@ class ActorProfile:
     manually_approves_followers: bool = False
     discoverable: bool = True
     indexable: bool = True
+    moved_to: str | None = None  # the account this one moved to
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,8 @@ def actor_document(profile: ActorProfile, urls: ApUrls, public_key_pem: str) -> 
             for label, url in profile.links
         ],
     }
+    if profile.moved_to:
+        document["movedTo"] = profile.moved_to
     if profile.icon:
         document["icon"] = _image(profile.icon)
     if profile.image:

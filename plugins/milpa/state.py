@@ -246,6 +246,15 @@ class DataStore:
                 continue
             yield folder, json.loads((folder / "activity.json").read_text()), items
 
+    def record_move(self, actor: str, target: str) -> None:
+        """Our actor ``actor`` has moved to ``target``: builds say so (movedTo)."""
+        write_atomically(self.folder / "moved" / f"{actor}.json", json.dumps(
+            {"to": target, "since": datetime.now(UTC).isoformat(timespec="seconds")}).encode())
+
+    def moved_to(self, actor: str) -> str | None:
+        path = self.folder / "moved" / f"{actor}.json"
+        return json.loads(path.read_text())["to"] if path.is_file() else None
+
     def mark_available(self, host: str, answered: bool) -> None:
         """Hosts that stopped answering, since when: `followers` and people can see them."""
         marker = self.folder / "unavailable" / f"{host.replace(':', '_')}.json"

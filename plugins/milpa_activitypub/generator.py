@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -167,8 +168,9 @@ class FediverseGenerator:
 
     def write_actor(self, actor: Actor, objects: dict[int, dict[str, Any]]) -> None:
         fediverse, urls, name = self.fediverse, self.fediverse.urls, actor.name
-        self.write(urls.actor(name), to_json(actor_document(actor.profile, urls,
-                                                            self.public_key)))
+        store = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH")))
+        profile = replace(actor.profile, moved_to=store.moved_to(name))
+        self.write(urls.actor(name), to_json(actor_document(profile, urls, self.public_key)))
         newest = sorted(actor.stories, key=lambda story: story.date, reverse=True)
         items = []
         for story in newest:
@@ -186,7 +188,6 @@ class FediverseGenerator:
         pinned = [objects[id(s)]["id"] for s in newest if getattr(s, "pinned", False)]
         self.write(urls.featured(name), to_json(ordered_collection(
             urls.featured(name), len(pinned), items=pinned)))
-        store = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH")))
         # The count only: who follows whom is not published.
         self.write(urls.followers(name), to_json(ordered_collection(
             urls.followers(name), store.follower_count(name))))

@@ -11,6 +11,7 @@ the kill can be sent again, with the same activity id, which servers recognise.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import time
@@ -254,3 +255,32 @@ def deliverer(settings: dict[str, Any], store: DataStore, on_progress: Callable[
         setting(settings, "MILPA_DELIVERY_CONCURRENCY"),
         setting(settings, "MILPA_DELIVERY_PER_HOST"), setting(settings, "MILPA_DELIVERY_MAX_DAYS"),
         setting(settings, "MILPA_DELIVERY_READ_TIMEOUT"), on_progress=on_progress)
+
+
+async def resolve_target(settings: dict[str, Any], target: str) -> dict[str, Any]:
+    """The actor document of ``target``: an actor URL, or @user@host found by WebFinger."""
+    from bovine.clients import lookup_uri_with_webfinger
+
+    from .remote import RemoteActors, Signer
+
+    urls = ApUrls(site_url(settings))
+    signer = Signer(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
+                    read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+        if not target.startswith(("http://", "https://")):
+            handle = target.removeprefix("@")
+            actor_url, _ = await lookup_uri_with_webfinger(http, f"acct:{handle}")
+            if not actor_url:
+                raise RemoteRefused(f"no account {target} (WebFinger found nothing)")
+            target = actor_url
+        remote = RemoteActors(http, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
+        return await remote.document(target, fresh=True)
+
+
+def move_activity(urls: ApUrls, name: str, target: str) -> dict[str, Any]:
+    """The Move Mastodon expects: the actor moves itself, to an account that names it."""
+    digest = hashlib.sha256(target.encode()).hexdigest()[:16]
+    actor = urls.actor(name)
+    return {"@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{actor}#moves/{digest}", "type": "Move", "actor": actor,
+            "object": actor, "target": target}
