@@ -14,6 +14,7 @@ import functools
 import io
 import logging
 import sys
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,12 +26,14 @@ from urllib.parse import urljoin
 import click
 from markupsafe import Markup
 
+from milpa.images import PHOTO_SUFFIXES, stripped_copy
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.scaffold import story_text
 from milpa.settings import now, setting, site_url, site_zone
 from milpa.state import DataStore, Reply
+from milpa.video import VIDEO_TYPES
 from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
 from milpa_site.websub import ping_hub
 
@@ -449,6 +452,40 @@ def read_domain_blocks(path: Path) -> list[str]:
     if rows and rows[0][0].strip().lstrip("#").lower() == "domain":
         rows = rows[1:]
     return [row[0].strip().lower() for row in rows if not row[0].startswith("#")]
+
+
+@cli.command("export")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path),
+                default="milpa-export.zip")
+@settings_options
+def export_command(settings: dict[str, Any], archive: Path) -> None:
+    """Everything to take elsewhere: stories and pages as Markdown, their photos (stripped
+    of metadata), and the followers as CSV."""
+    content = Path(settings["PATH"])
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(f".{archive.name}.partial")
+    counts = Counter()
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in sorted(p for p in content.rglob("*") if p.is_file()):
+            name = f"milpa-export/content/{path.relative_to(content).as_posix()}"
+            suffix = path.suffix.lower()
+            if suffix in PHOTO_SUFFIXES:
+                # A photo's location must not leave in an export either.
+                bundle.writestr(name, stripped_copy(path.read_bytes(), suffix))
+                counts["photos"] += 1
+            elif suffix in VIDEO_TYPES:
+                counts["videos"] += 1  # left out: their metadata would travel with them
+            else:
+                bundle.write(path, name)
+                counts["stories, pages and other files"] += 1
+        bundle.writestr("milpa-export/followers.csv", followers_csv(store))
+    partial.replace(archive)
+    videos = counts.pop("videos", 0)
+    parts = ", ".join(f"{count} {what}" for what, count in sorted(counts.items()))
+    click.echo(f"Exported {parts} and the followers to {relative_to_cwd(archive)}"
+               + (f" (left out {videos} videos, whose metadata ffmpeg has not stripped)."
+                  if videos else "."))
 
 
 @cli.command("keys")

@@ -6,6 +6,7 @@ import gzip
 import json
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from click.testing import CliRunner, Result
 import publish
 from milpa.state import DataStore, Follower, Reply
 
-from .conftest import ROOT, MiniSite, photo_with_secrets, settings_file, story
+from .conftest import ROOT, SECRET_SERIAL, MiniSite, photo_with_secrets, settings_file, story
+from .privacy import image_leaks
 
 
 def run(*arguments: str) -> Result:
@@ -222,3 +224,21 @@ def test_moderated_replies_appear_under_their_story(site: MiniSite) -> None:
     assert len(gzip.compress(page_path.read_bytes(), 9)) <= 14 * 1024
     collection = json.loads((site.output / "ap/replies/es/fine").read_text())
     assert collection["totalItems"] == 21 and held.id in collection["orderedItems"]
+
+
+def test_export_takes_stories_stripped_photos_and_followers(site: MiniSite) -> None:
+    photo_with_secrets(site.content / "photos/field.jpg", (400, 300))
+    site.add("stories/fine.md", story("Fine", "![A field](photos/field.jpg)", Slug="fine"))
+    DataStore(site.base / "data").record_follower("stories", Follower(
+        "https://a.example/users/1", "https://a.example/users/1/inbox", None,
+        "2026-05-01T00:00:00+00:00", acct="reader@a.example"))
+    result = run("export", "out/milpa.zip")
+    assert result.output.startswith("Exported 1 photos, 1 stories, pages and other files")
+    with zipfile.ZipFile(site.base / "out/milpa.zip") as bundle:
+        names = set(bundle.namelist())
+        assert names == {"milpa-export/content/stories/fine.md",
+                         "milpa-export/content/photos/field.jpg", "milpa-export/followers.csv"}
+        (site.base / "field.jpg").write_bytes(bundle.read("milpa-export/content/photos/field.jpg"))
+        followers = bundle.read("milpa-export/followers.csv").decode()
+    assert image_leaks(site.base / "field.jpg", (SECRET_SERIAL.encode(),)) == []
+    assert "reader@a.example,true,false,,stories," in followers
