@@ -26,13 +26,14 @@ from urllib.parse import urljoin
 import click
 from markupsafe import Markup
 
+from milpa.archives import ArchiveError, read_mastodon, story_markdown
 from milpa.images import PHOTO_SUFFIXES, stripped_copy
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.scaffold import story_text
 from milpa.settings import now, setting, site_url, site_zone
-from milpa.state import DataStore, Reply
+from milpa.state import DataStore, Reply, write_atomically
 from milpa.video import VIDEO_TYPES
 from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
 from milpa_site.websub import ping_hub
@@ -452,6 +453,52 @@ def read_domain_blocks(path: Path) -> list[str]:
     if rows and rows[0][0].strip().lstrip("#").lower() == "domain":
         rows = rows[1:]
     return [row[0].strip().lower() for row in rows if not row[0].startswith("#")]
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Bring stories from another platform's archive (followers are not told of them)."""
+
+
+@import_group.command("mastodon")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--territory", required=True, help="The territory of the imported stories.")
+@click.option("--author", required=True, help="Their author.")
+@click.option("--lang", "default_lang", default=None, help="Language of posts that say none "
+              "[default: DEFAULT_LANG].")
+@click.option("--since", type=click.DateTime(), default=None, help="Only posts from then on.")
+@click.option("--dry-run", is_flag=True, help="Say what would be imported; write nothing.")
+@settings_options
+def import_mastodon_command(settings: dict[str, Any], archive: Path, territory: str,
+                            author: str, default_lang: str | None, since: datetime | None,
+                            dry_run: bool) -> None:
+    """Stories from a Mastodon export (outbox.json, media_attachments/): your own posts,
+    threads as one story, content warnings, languages, photos with their alt text."""
+    zone = site_zone(settings)
+    try:
+        stories = read_mastodon(archive.read_bytes(),
+                                default_lang or settings.get("DEFAULT_LANG", "en"),
+                                since.replace(tzinfo=zone) if since else None)
+    except ArchiveError as error:
+        raise click.ClickException(f"{archive}: {error}. Nothing was imported.") from None
+    content = Path(settings["PATH"])
+    folder = content / (settings.get("ARTICLE_PATHS") or [""])[0] / "imported"
+    photos = content / "photos" / "imported"
+    new = [s for s in stories if not (folder / f"{s.slug}.md").exists()]
+    if dry_run:
+        click.echo(f"Would import {len(new)} stories ({sum(len(s.photos) for s in new)} "
+                   f"photos); {len(stories) - len(new)} already here.")
+        return
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    with click.progressbar(new, label="Importing", file=sys.stderr) as progress:
+        for story in progress:
+            for name, _alt, data in story.photos:
+                write_atomically(photos / f"{story.key}-{name}", data)
+            store.mark_imported(f"{story.lang}/{story.slug}")
+            write_atomically(folder / f"{story.slug}.md", story_markdown(
+                story, territory, author, "../../photos/imported").encode())
+    click.echo(f"Imported {len(new)} stories ({sum(len(s.photos) for s in new)} photos); "
+               f"{len(stories) - len(new)} were already here.")
 
 
 @cli.command("export")

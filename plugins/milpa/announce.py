@@ -77,7 +77,8 @@ def story_audience(story: dict[str, Any], urls: ApUrls) -> tuple[str, ...]:
 
 def plan_changes(stories: dict[str, dict[str, Any]], actors: dict[str, dict[str, Any]],
                  ledger: dict[str, LedgerEntry], urls: ApUrls, moment: str,
-                 first_run: bool = False, backfill: int = 0) -> Plan:
+                 first_run: bool = False, backfill: int = 0,
+                 imported: frozenset[str] = frozenset()) -> Plan:
     """Create for new stories, Update for changed ones and actors, Delete for gone ones.
 
     On the first run every story already published is recorded as announced, except the
@@ -95,7 +96,8 @@ def plan_changes(stories: dict[str, dict[str, Any]], actors: dict[str, dict[str,
                             sender, audience)
         known = ledger.get(key)
         if known is None or known.state == "deleted":
-            if first_run and key not in backfilled:
+            # Old posts brought from an archive are recorded, not sent, like a first run's.
+            if (first_run and key not in backfilled) or (key in imported and known is None):
                 plan.quiet.append(entry)
                 continue
             lang, slug = key.split("/")

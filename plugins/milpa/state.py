@@ -255,6 +255,15 @@ class DataStore:
         path = self.folder / "moved" / f"{actor}.json"
         return json.loads(path.read_text())["to"] if path.is_file() else None
 
+    def mark_imported(self, key: str) -> None:
+        """A story brought from an archive (LANG/SLUG): announce records it without sending."""
+        write_atomically(self.folder / "imported" / f"{key}.json", b"{}")
+
+    def imported_keys(self) -> set[str]:
+        root = self.folder / "imported"
+        return {p.relative_to(root).with_suffix("").as_posix() for p in root.rglob("*.json")} \
+            if root.is_dir() else set()
+
     def mark_available(self, host: str, answered: bool) -> None:
         """Hosts that stopped answering, since when: `followers` and people can see them."""
         marker = self.folder / "unavailable" / f"{host.replace(':', '_')}.json"

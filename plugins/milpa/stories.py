@@ -44,7 +44,8 @@ FIELDS: tuple[StoryField, ...] = (
     StoryField("Status", "published"),
 )
 PAGE_FIELDS: tuple[str, ...] = ("title", "lang", "slug", "status", "summary", "template",
-                                "save_as", "url", "translation", "order")
+                                "save_as", "url", "translation", "order",
+                                "imported")  # written by `publish.py import`
 # Pelican's own spellings that editors may reasonably use.
 ALIASES = {"author": "authors", "category": "territory"}
 KNOWN_KEYS = frozenset(f.key for f in FIELDS) | set(ALIASES) | set(PAGE_FIELDS)

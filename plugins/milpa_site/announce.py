@@ -85,7 +85,7 @@ def current_plan(settings: dict[str, Any], store: DataStore, backfill: int, mome
     return plan_changes(published_documents(output, "objects"),
                         published_documents(output, "actors"), ledger,
                         ApUrls(site_url(settings)), moment, first_run=not ledger,
-                        backfill=backfill)
+                        backfill=backfill, imported=frozenset(store.imported_keys()))
 
 
 def summarise(plan: Plan, store: DataStore) -> PlanSummary:
