@@ -26,7 +26,7 @@ from urllib.parse import urljoin
 import click
 from markupsafe import Markup
 
-from milpa.archives import ArchiveError, read_mastodon, story_markdown
+from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
 from milpa.images import PHOTO_SUFFIXES, stripped_copy
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
@@ -460,25 +460,58 @@ def import_group() -> None:
     """Bring stories from another platform's archive (followers are not told of them)."""
 
 
+def import_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """What every archive import asks: where the stories go, and which to take."""
+
+    @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--territory", required=True, help="The territory of the imported stories.")
+    @click.option("--author", required=True, help="Their author.")
+    @click.option("--lang", "default_lang", default=None, help="Language of posts that say "
+                  "none [default: DEFAULT_LANG].")
+    @click.option("--since", type=click.DateTime(), default=None, help="Only posts from then "
+                  "on.")
+    @click.option("--dry-run", is_flag=True, help="Say what would be imported; write nothing.")
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
 @import_group.command("mastodon")
-@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--territory", required=True, help="The territory of the imported stories.")
-@click.option("--author", required=True, help="Their author.")
-@click.option("--lang", "default_lang", default=None, help="Language of posts that say none "
-              "[default: DEFAULT_LANG].")
-@click.option("--since", type=click.DateTime(), default=None, help="Only posts from then on.")
-@click.option("--dry-run", is_flag=True, help="Say what would be imported; write nothing.")
+@import_options
 @settings_options
 def import_mastodon_command(settings: dict[str, Any], archive: Path, territory: str,
                             author: str, default_lang: str | None, since: datetime | None,
                             dry_run: bool) -> None:
     """Stories from a Mastodon export (outbox.json, media_attachments/): your own posts,
     threads as one story, content warnings, languages, photos with their alt text."""
+    _import(settings, archive, lambda data, lang, after: read_mastodon(data, lang, after),
+            territory, author, default_lang, since, dry_run)
+
+
+@import_group.command("x")
+@import_options
+@click.option("--replies", is_flag=True, help="Keep replies to other people too.")
+@settings_options
+def import_x_command(settings: dict[str, Any], archive: Path, territory: str, author: str,
+                     default_lang: str | None, since: datetime | None, dry_run: bool,
+                     replies: bool) -> None:
+    """Stories from X's archive (data/tweets.js, data/tweets_media/): your own posts, t.co
+    links expanded, mentions linked, threads as one story, photos with their alt text."""
+    _import(settings, archive,
+            lambda data, lang, after: read_x(data, lang, after, keep_replies=replies),
+            territory, author, default_lang, since, dry_run)
+
+
+def _import(settings: dict[str, Any], archive: Path,
+            read: Callable[[bytes, str, datetime | None], list[Any]], territory: str,
+            author: str, default_lang: str | None, since: datetime | None,
+            dry_run: bool) -> None:
     zone = site_zone(settings)
     try:
-        stories = read_mastodon(archive.read_bytes(),
-                                default_lang or settings.get("DEFAULT_LANG", "en"),
-                                since.replace(tzinfo=zone) if since else None)
+        stories = read(archive.read_bytes(), default_lang or settings.get("DEFAULT_LANG", "en"),
+                       since.replace(tzinfo=zone) if since else None)
     except ArchiveError as error:
         raise click.ClickException(f"{archive}: {error}. Nothing was imported.") from None
     content = Path(settings["PATH"])

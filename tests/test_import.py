@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import publish
-from milpa.archives import ArchiveError, read_mastodon
+from milpa.archives import ArchiveError, read_mastodon, read_x
 from milpa.state import DataStore
 
 from .conftest import MiniSite, photo_with_secrets, settings_file
@@ -122,3 +122,87 @@ def test_import_is_idempotent_builds_and_is_not_announced(
                                                "--territory", "X", "--author", "Y"])
     assert refused.exit_code == 1 and "Nothing was imported" in refused.output
     assert sorted(p.name for p in mini_site.content.rglob("*")) == before
+
+
+def x_archive(tmp: Path, tweets: list[dict], media: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("data/account.js", "window.YTD.account.part0 = " + json.dumps(
+            [{"account": {"accountId": "42", "username": "ana"}}]))
+        bundle.writestr("data/tweets.js", "window.YTD.tweets.part0 = " + json.dumps(
+            [{"tweet": tweet} for tweet in tweets]))
+        for name, data in media.items():
+            bundle.writestr(f"data/tweets_media/{name}", data)
+    return buffer.getvalue()
+
+
+def tweet(number: int, text: str, **extra: object) -> dict:
+    return {"id_str": str(number), "full_text": text, "lang": "es",
+            "created_at": f"Wed Oct 1{number} 20:19:24 +0000 2025", **extra}
+
+
+@pytest.fixture
+def x_sample(tmp_path: Path) -> bytes:
+    photo = photo_with_secrets(tmp_path / "p.jpg", (300, 200)).read_bytes()
+    first = tweet(1, "La asamblea decidió #agua con @rosa https://t.co/abc https://t.co/pic",
+                  entities={"hashtags": [{"text": "agua"}],
+                            "urls": [{"url": "https://t.co/abc",
+                                      "expanded_url": "https://radio.example/asamblea"}],
+                            "user_mentions": [{"screen_name": "rosa"}],
+                            "media": [{"url": "https://t.co/pic"}]},
+                  extended_entities={"media": [{"url": "https://t.co/pic", "type": "photo",
+                                                "media_url_https": "https://pbs/abc.jpg",
+                                                "ext_alt_text": "La asamblea en la plaza"}]})
+    thread = tweet(2, "Segunda parte del hilo.", in_reply_to_status_id_str="1",
+                   in_reply_to_user_id_str="42")
+    retweet = tweet(3, "RT @someone: something")
+    reply = tweet(4, "@other gracias", in_reply_to_status_id_str="999",
+                  in_reply_to_user_id_str="7")
+    chinese = tweet(5, "水は戻った", lang="ja")
+    return x_archive(tmp_path, [chinese, reply, retweet, thread, first], {"1-abc.jpg": photo})
+
+
+def test_x_posts_become_stories_with_links_mentions_threads_and_alt_text(
+        x_sample: bytes) -> None:
+    stories = read_x(x_sample, "en")
+    assert len(stories) == 2
+    assembly, japanese = stories
+    assert '<a href="https://radio.example/asamblea">https://radio.example/asamblea</a>' \
+        in assembly.body
+    assert '<a href="https://x.com/rosa">@rosa</a>' in assembly.body
+    assert "t.co" not in assembly.body and "Segunda parte del hilo." in assembly.body
+    assert assembly.tags == ["agua"] and assembly.lang == "es"
+    assert [(name, alt) for name, alt, _ in assembly.photos] == [
+        ("1-abc.jpg", "La asamblea en la plaza")]
+    assert japanese.lang == "ja" and japanese.title == "水は戻った"
+    assert len(read_x(x_sample, "en", keep_replies=True)) == 3
+
+
+def test_x_archives_missing_parts_are_refused(tmp_path: Path) -> None:
+    missing_media = x_archive(tmp_path, [tweet(1, "x", extended_entities={"media": [
+        {"type": "photo", "media_url_https": "https://pbs/gone.jpg"}]})], {})
+    with pytest.raises(ArchiveError, match=re.escape("data/tweets_media/1-gone.jpg")):
+        read_x(missing_media, "en")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("data/account.js", "window.YTD.account.part0 = []")
+    with pytest.raises(ArchiveError, match=re.escape("no data/tweets.js")):
+        read_x(buffer.getvalue(), "en")
+
+
+def test_import_x_from_the_command_line(mini_site: MiniSite, x_sample: bytes,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    (mini_site.base / "pelicanconf.py").write_text(settings_file(
+        PATH=str(mini_site.content), OUTPUT_PATH=str(mini_site.output),
+        CACHE_PATH=str(mini_site.base / "cache")))
+    (mini_site.base / "x.zip").write_bytes(x_sample)
+    monkeypatch.chdir(mini_site.base)
+    monkeypatch.delitem(__import__("sys").modules, "pelicanconf", raising=False)
+    options = ["import", "x", "x.zip", "--territory", "Costa Chica", "--author", "Ana"]
+    dry = CliRunner().invoke(publish.cli, [*options, "--dry-run"], catch_exceptions=False)
+    assert "Would import 2 stories (1 photos); 0 already here." in dry.output
+    assert not (mini_site.content / "stories/imported").exists()
+    done = CliRunner().invoke(publish.cli, options, catch_exceptions=False)
+    assert "Imported 2 stories (1 photos)" in done.output
+    checked = CliRunner().invoke(publish.cli, ["check"], catch_exceptions=False)
+    assert checked.exit_code == 0, checked.output
