@@ -77,7 +77,11 @@ def settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
         if settings_file is not None and not settings_file.is_file():
             raise click.ClickException(f"settings file {settings_file} not found")
         overrides = {"OUTPUT_PATH": str(output.resolve())} if output else {}
-        return command(settings=load_settings(settings_file, overrides), **kwargs)
+        try:
+            settings = load_settings(settings_file, overrides)
+        except ValueError as error:  # Pelican's word on a missing content folder or theme
+            raise click.ClickException(f"{settings_file or 'settings'}: {error}") from None
+        return command(settings=settings, **kwargs)
 
     return wrapper
 
