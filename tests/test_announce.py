@@ -3,6 +3,7 @@ real inboxes on 127.0.0.1 that check our signatures."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,15 +12,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
+from bovine.clients.signed_http import SignedHttpClient
 from click.testing import CliRunner, Result
 
 import publish
+from milpa.activitypub import ACTIVITY_JSON
 from milpa.state import DataStore
 
 from .conftest import ROOT, MiniSite, settings_file, story
 from .servers import serving
-from .test_inbox import Peer, Site, follow, post_signed, run, wait_for
+from .test_inbox import PEER_PRIVATE, Peer, Site, follow, post_signed, run, wait_for
 
 
 @dataclass
@@ -224,3 +229,45 @@ def test_move_out_tells_every_follower_and_marks_the_profile(world: World) -> No
     actor = json.loads((world.mini.output / "ap/actors/stories").read_text())
     assert actor["movedTo"] == target
     assert world.writers.received == []  # they follow an author, who did not move
+
+
+def test_followers_moving_in_from_an_old_account_are_accepted_in_bulk(
+        mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The followers' side of a Mastodon Move, played with bovine: each follower's server
+    receives the old account's Move, reads the target (our actor) to check that it names
+    the old account in alsoKnownAs, and sends a signed Follow, which our inbox accepts."""
+    monkeypatch.chdir(mini_site.base)  # bovine's JSON-LD cache file lands here
+    from bovine.parse import Actor
+
+    old_account = "https://old.example/users/community"
+    mini_site.add("stories/a.md", story("Agua"))
+    followers = Peer(verify=False)
+
+    def app(base: str) -> web.Application:
+        return mini_site.served_with_inbox(base, MILPA_ACTOR_ALSO_KNOWN_AS=[old_account])
+
+    async def follower_servers_process_the_move(site_actor: str) -> list[int]:
+        move = {"type": "Move", "actor": old_account, "object": old_account,
+                "target": site_actor}
+        async with aiohttp.ClientSession() as http:
+            async with http.get(move["target"], headers={"Accept": ACTIVITY_JSON}) as r:
+                target = Actor({**await r.json(content_type=None), "@context": "about:bovine"})
+            assert old_account in target.data["alsoKnownAs"]  # what Mastodon checks
+
+            async def follow_again(number: int) -> int:
+                client = SignedHttpClient(http, followers.key(number), PEER_PRIVATE)
+                activity = {"id": f"{followers.actor(number)}/follows/moved",
+                            "type": "Follow", "actor": followers.actor(number),
+                            "object": target.id}
+                response = await client.post(target.data["inbox"], json.dumps(activity),
+                                             content_type=ACTIVITY_JSON)
+                async with response:
+                    return response.status
+
+            return await asyncio.gather(*(follow_again(n) for n in range(100, 150)))
+
+    with serving(followers.app), serving(app) as base:
+        statuses = run(follower_servers_process_the_move(f"{base}/ap/actors/stories"))
+        assert statuses == [202] * 50
+        assert DataStore(mini_site.base / "data").follower_count("stories") == 50
+        wait_for(lambda: len(followers.received) == 50)  # each got its Accept
