@@ -198,15 +198,22 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
                 f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)")
 
 
-def announce_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    @click.option("--dry-run", is_flag=True, help="Print the plan; send and record nothing.")
-    @click.option("--backfill", default=0, type=click.IntRange(0), metavar="N",
-                  help="On the first run, send the newest N stories instead of none.")
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return command(*args, **kwargs)
+def option_group(*decorators: Callable[..., Any]) -> Callable[..., Any]:
+    """Options several commands share, as one decorator (listed in the order shown)."""
 
-    return wrapper
+    def apply(command: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+announce_options = option_group(
+    click.option("--dry-run", is_flag=True, help="Print the plan; send and record nothing."),
+    click.option("--backfill", default=0, type=click.IntRange(0), metavar="N",
+                 help="On the first run, send the newest N stories instead of none."),
+)
 
 
 @cli.command("announce")
@@ -464,22 +471,17 @@ def import_group() -> None:
     """Bring stories from another platform's archive (followers are not told of them)."""
 
 
-def import_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """What every archive import asks: where the stories go, and which to take."""
-
-    @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--territory", required=True, help="The territory of the imported stories.")
-    @click.option("--author", required=True, help="Their author.")
-    @click.option("--lang", "default_lang", default=None, help="Language of posts that say "
-                  "none [default: DEFAULT_LANG].")
-    @click.option("--since", type=click.DateTime(), default=None, help="Only posts from then "
-                  "on.")
-    @click.option("--dry-run", is_flag=True, help="Say what would be imported; write nothing.")
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return command(*args, **kwargs)
-
-    return wrapper
+# What every archive import asks: where the stories go, and which to take.
+import_options = option_group(
+    click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option("--territory", required=True, help="The territory of the imported stories."),
+    click.option("--author", required=True, help="Their author."),
+    click.option("--lang", "default_lang", default=None,
+                 help="Language of posts that say none [default: DEFAULT_LANG]."),
+    click.option("--since", type=click.DateTime(), default=None,
+                 help="Only posts from then on."),
+    click.option("--dry-run", is_flag=True, help="Say what would be imported; write nothing."),
+)
 
 
 @import_group.command("mastodon")

@@ -232,6 +232,11 @@ def story_object(post: StoryPost, urls: ApUrls, object_type: str = "Note") -> di
     return document
 
 
+def without_context(document: dict[str, Any]) -> dict[str, Any]:
+    """A document as embedded in another, which carries the ``@context``."""
+    return {key: value for key, value in document.items() if key != "@context"}
+
+
 def create_activity(story: dict[str, Any], urls: ApUrls, lang: str, slug: str
                     ) -> dict[str, Any]:
     return {
@@ -242,7 +247,7 @@ def create_activity(story: dict[str, Any], urls: ApUrls, lang: str, slug: str
         "published": story["published"],
         "to": story["to"],
         "cc": story["cc"],
-        "object": {key: value for key, value in story.items() if key != "@context"},
+        "object": without_context(story),
     }
 
 

@@ -13,7 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .activitypub import AS_CONTEXT, PUBLIC, ApUrls, announce_activity, to_json
+from .activitypub import (
+    AS_CONTEXT,
+    PUBLIC,
+    ApUrls,
+    announce_activity,
+    create_activity,
+    to_json,
+    without_context,
+)
 
 
 def document_hash(document: dict[str, Any]) -> str:
@@ -60,10 +68,6 @@ def published_documents(output: Path, folder: str) -> dict[str, dict[str, Any]]:
             for path in sorted(root.rglob("*")) if path.is_file()}
 
 
-def _addressed(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in document.items() if key != "@context"}
-
-
 def _name_of(actor_id: str, urls: ApUrls) -> str:
     return actor_id.removeprefix(urls.actor(""))
 
@@ -101,11 +105,8 @@ def plan_changes(stories: dict[str, dict[str, Any]], actors: dict[str, dict[str,
                 plan.quiet.append(entry)
                 continue
             lang, slug = key.split("/")
-            activity = {"@context": story["@context"], "id": urls.create(lang, slug),
-                        "type": "Create", "actor": story["attributedTo"],
-                        "published": story["published"], "to": story["to"],
-                        "cc": story["cc"], "object": _addressed(story)}
-            plan.changes.append(Change(activity, sender, (sender,), entry))
+            plan.changes.append(Change(create_activity(story, urls, lang, slug), sender,
+                                       (sender,), entry))
             # The site and the territory share it: their followers see it as a boost,
             # which is how Mastodon shows another account's post in a home timeline.
             for sharer in (name for name in audience if name != sender):
@@ -113,7 +114,7 @@ def plan_changes(stories: dict[str, dict[str, Any]], actors: dict[str, dict[str,
                     announce_activity(sharer, story, urls, lang, slug), sharer, (sharer,),
                     entry))
         elif known.hash != entry.hash:
-            updated = {**_addressed(story), "updated": story.get("updated") or moment}
+            updated = {**without_context(story), "updated": story.get("updated") or moment}
             activity = {"@context": story["@context"],
                         "id": f"{story['id']}#updates/{entry.hash[:16]}", "type": "Update",
                         "actor": story["attributedTo"], "to": story["to"], "cc": story["cc"],
@@ -138,7 +139,7 @@ def plan_changes(stories: dict[str, dict[str, Any]], actors: dict[str, dict[str,
         elif known.hash != entry.hash:
             activity = {"@context": actor["@context"],
                         "id": f"{actor['id']}#updates/{entry.hash[:16]}", "type": "Update",
-                        "actor": actor["id"], "to": [PUBLIC], "object": _addressed(actor)}
+                        "actor": actor["id"], "to": [PUBLIC], "object": without_context(actor)}
             plan.changes.append(Change(activity, name, (name,), entry))
     return plan
 

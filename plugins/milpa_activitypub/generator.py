@@ -18,6 +18,7 @@ from milpa.activitypub import (
     paged_collection,
     story_object,
     to_json,
+    without_context,
 )
 from milpa.discovery import (
     JRD_FOLDER,
@@ -179,7 +180,7 @@ class FediverseGenerator:
                 activity = create_activity(document, urls, story.lang, story.slug)
             else:
                 activity = announce_activity(name, document, urls, story.lang, story.slug)
-            items.append({key: value for key, value in activity.items() if key != "@context"})
+            items.append(without_context(activity))
         page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
         for document in paged_collection(urls.outbox(name),
                                          lambda number: urls.outbox_page(name, number),

@@ -32,12 +32,11 @@ from bovine.crypto.types import CryptographicSecret
 
 from milpa.activitypub import ACTIVITY_JSON, ApUrls
 from milpa.announce import LedgerEntry, Plan, plan_changes, published_documents
-from milpa.keys import read_private_key
 from milpa.settings import setting, site_url
 from milpa.state import DataStore, write_atomically
 
 from .logs import service_logger
-from .remote import RemoteRefused, check_address
+from .remote import RemoteActors, RemoteRefused, Signer, check_address
 
 logger = service_logger(__name__)
 NOT_FOUND_LIMIT = 3  # a follower whose inbox answers 404 this many times is removed
@@ -246,10 +245,10 @@ def pending_deliveries(store: DataStore) -> int:
 
 def deliverer(settings: dict[str, Any], store: DataStore, on_progress: Callable[[], None]
               ) -> Deliverer:
-    private_pem = read_private_key(Path(setting(settings, "MILPA_KEYS_PATH")))
     return Deliverer(
         store, ApUrls(site_url(settings)),
-        CryptographicSecret.from_pem("loaded once", private_pem).private_key,
+        CryptographicSecret.from_pem("loaded once", Signer.for_site(settings).private_key
+                                     ).private_key,
         setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"),
         setting(settings, "MILPA_DELIVERY_MAX_ATTEMPTS"),
         setting(settings, "MILPA_DELIVERY_CONCURRENCY"),
@@ -261,11 +260,7 @@ async def resolve_target(settings: dict[str, Any], target: str) -> dict[str, Any
     """The actor document of ``target``: an actor URL, or @user@host found by WebFinger."""
     from bovine.clients import lookup_uri_with_webfinger
 
-    from .remote import RemoteActors, Signer
-
-    urls = ApUrls(site_url(settings))
-    signer = Signer(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
-                    read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
+    signer = Signer.for_site(settings)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
         if not target.startswith(("http://", "https://")):
             handle = target.removeprefix("@")

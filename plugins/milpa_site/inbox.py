@@ -26,7 +26,6 @@ from bovine.crypto import build_validate_http_signature_raw
 from bovine.crypto.signature import Signature
 
 from milpa.activitypub import AS_CONTEXT, ApUrls
-from milpa.keys import read_private_key
 from milpa.settings import setting
 from milpa.state import DataStore, Follower, FollowRequest, Reply, is_blocked
 
@@ -254,8 +253,7 @@ async def answer_follow_requests(settings: dict[str, Any], base: str,
     """Accept or reject held follows (for `publish.py moderate`); returns what failed."""
     urls = ApUrls(base)
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
-    signer = Signer(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
-                    read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
+    signer = Signer.for_site(settings, base)
     failed = []
     async with aiohttp.ClientSession() as session:
         remote = RemoteActors(session, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
@@ -284,24 +282,19 @@ async def on_reaction(inbox: Inbox, activity: dict[str, Any]) -> None:
 
 
 async def on_undo(inbox: Inbox, activity: dict[str, Any]) -> None:
-    """Undo of a Follow, a Like or a boost: it no longer counts."""
+    """Undo of a Follow, a Like or a boost, by whoever made it: it no longer counts."""
     undone = activity.get("object")
-    if not isinstance(undone, dict) or object_id(undone.get("actor")) != object_id(
-            activity["actor"]):
+    actor = object_id(activity["actor"])
+    if not isinstance(undone, dict) or object_id(undone.get("actor")) != actor:
         return
     if undone.get("type") in REACTIONS:
         story = inbox.our_story(object_id(undone.get("object")))
         if story is not None:
-            inbox.store.remove_reaction(REACTIONS[undone["type"]], story,
-                                        object_id(activity["actor"]))
-        return
-    if undone.get("type") != "Follow":
-        return
-    name = inbox.our_actor(object_id(undone.get("object")))
-    follower_id = object_id(activity["actor"])
-    if name and object_id(undone.get("actor")) == follower_id and \
-            inbox.store.remove_follower(name, follower_id):
-        logger.info("inbox: %s no longer follows %s", follower_id, name)
+            inbox.store.remove_reaction(REACTIONS[undone["type"]], story, actor)
+    elif undone.get("type") == "Follow":
+        name = inbox.our_actor(object_id(undone.get("object")))
+        if name and inbox.store.remove_follower(name, actor):
+            logger.info("inbox: %s no longer follows %s", actor, name)
 
 
 async def reply_from(inbox: Inbox, note: Any, actor: str) -> Reply | None:
@@ -428,8 +421,7 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                         ) -> Callable[[aiohttp.ClientSession], Inbox]:
     """How an app makes its Inbox from the site's settings (the key is read once, here)."""
     urls = ApUrls(base)
-    signer = Signer(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
-                    read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
+    signer = Signer.for_site(settings, base)
 
     def make(session: aiohttp.ClientSession) -> Inbox:
         remote = RemoteActors(session, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))

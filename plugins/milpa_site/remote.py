@@ -14,6 +14,7 @@ import json
 import socket
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
@@ -21,6 +22,10 @@ import aiohttp
 from bovine.clients.signed_http import SignedHttpClient, legacy_digest_method
 from bovine.clients.signed_http_methods import signed_post
 from bovine.crypto.types import CryptographicIdentifier, CryptographicSecret
+
+from milpa.activitypub import ApUrls
+from milpa.keys import read_private_key
+from milpa.settings import setting, site_url
 
 from .logs import service_logger
 
@@ -40,6 +45,16 @@ class Signer:
 
     key_id: str
     private_key: str
+
+    @classmethod
+    def for_site(cls, settings: dict[str, Any], base: str | None = None) -> Signer:
+        """The site actor's key, which signs our fetches (raises KeyMissing without one).
+
+        ``base`` is the address the site is served at, when it is not its SITEURL.
+        """
+        urls = ApUrls(base or site_url(settings))
+        return cls(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
+                   read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
 
 
 async def check_address(url: str, allow_loopback: bool) -> None:
