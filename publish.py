@@ -9,9 +9,7 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import functools
-import io
 import logging
 import sys
 import zipfile
@@ -27,6 +25,7 @@ import click
 from markupsafe import Markup
 
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
+from milpa.csvfiles import followers_csv, read_domain_blocks
 from milpa.images import PHOTO_SUFFIXES, stripped_copy
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
@@ -422,19 +421,6 @@ def reply_text(reply: Reply) -> str:
     return " ".join(Markup(reply.content).striptags().split())
 
 
-def followers_csv(store: DataStore) -> str:
-    """Mastodon's follows-CSV columns (user@host first), then where each follows us."""
-    rows = io.StringIO()
-    writer = csv.writer(rows, lineterminator="\n")
-    writer.writerow(["Account address", "Show boosts", "Notify on new posts", "Languages",
-                     "Follows", "Actor", "Since"])
-    for actor in store.actors_with_followers():
-        for follower in store.followers(actor):
-            writer.writerow([follower.acct or follower.id, "true", "false", "", actor,
-                             follower.id, follower.since])
-    return rows.getvalue()
-
-
 @cli.group("block")
 def block_group() -> None:
     """Refuse domains and actors: nothing of theirs is stored, their follows go."""
@@ -455,15 +441,6 @@ def block_import_command(settings: dict[str, Any], blocklist: Path) -> None:
     after = sum(store.follower_count(actor) for actor in store.actors_with_followers())
     click.echo(f"Blocked {len(domains)} domains ({len(blocks['domains'])} in all); removed "
                f"{before - after} follows from them.")
-
-
-def read_domain_blocks(path: Path) -> list[str]:
-    """Domains from Mastodon's CSV export (`#domain,#severity,…`) or a plain list."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row and row[0].strip()]
-    if rows and rows[0][0].strip().lstrip("#").lower() == "domain":
-        rows = rows[1:]
-    return [row[0].strip().lower() for row in rows if not row[0].startswith("#")]
 
 
 @cli.group("import")

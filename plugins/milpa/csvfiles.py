@@ -1,0 +1,31 @@
+"""The CSV files other servers read and write: followers out, domain blocks in."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from .state import DataStore
+
+
+def followers_csv(store: DataStore) -> str:
+    """Mastodon's follows-CSV columns (user@host first), then where each follows us."""
+    rows = io.StringIO()
+    writer = csv.writer(rows, lineterminator="\n")
+    writer.writerow(["Account address", "Show boosts", "Notify on new posts", "Languages",
+                     "Follows", "Actor", "Since"])
+    for actor in store.actors_with_followers():
+        for follower in store.followers(actor):
+            writer.writerow([follower.acct or follower.id, "true", "false", "", actor,
+                             follower.id, follower.since])
+    return rows.getvalue()
+
+
+def read_domain_blocks(path: Path) -> list[str]:
+    """Domains from Mastodon's CSV export (`#domain,#severity,…`) or a plain list."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row and row[0].strip()]
+    if rows and rows[0][0].strip().lstrip("#").lower() == "domain":
+        rows = rows[1:]
+    return [row[0].strip().lower() for row in rows if not row[0].startswith("#")]
