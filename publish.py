@@ -38,7 +38,7 @@ from milpa_site.build import BuildFailed, BuildSummary, build, check, load_setti
 from milpa_site.websub import ping_hub
 
 if TYPE_CHECKING:
-    from milpa_site.inbox import Inbox
+    from milpa_inbox.inbox import Inbox
 
 DEFAULT_SETTINGS = Path("pelicanconf.py")
 
@@ -188,7 +188,7 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     if not (output / "index.html").is_file():
         raise click.ClickException(f"nothing built in {output}: run `python publish.py build` "
                                    "first, or leave out --no-build")
-    from milpa_site.web import site_app  # the server stack loads only for these commands
+    from milpa_inbox.web import site_app  # the server stack loads only for these commands
 
     # A preview talks to peers on this machine: let the inbox fetch their keys there.
     settings = {**settings, "MILPA_INBOX_ALLOW_LOOPBACK": True}
@@ -235,7 +235,7 @@ def publish_command(settings: dict[str, Any], dry_run: bool, backfill: int,
 
 
 def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
-    from milpa_site import announce  # the network stack loads only for these commands
+    from milpa_delivery import announce  # the network stack loads only for these commands
 
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     if not (Path(settings["OUTPUT_PATH"]) / "ap" / "objects").is_dir():
@@ -275,8 +275,8 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
 @settings_options
 def move_command(settings: dict[str, Any], target: str, name: str | None) -> None:
     """Move an actor's followers to another account, which must list ours in alsoKnownAs."""
-    from milpa.activitypub import ApUrls
-    from milpa_site import announce
+    from milpa.activitypub import ApUrls, move_activity
+    from milpa_delivery import announce
 
     name = name or setting(settings, "MILPA_ACTOR_USERNAME")
     ours = ApUrls(site_url(settings)).actor(name)
@@ -294,7 +294,7 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     store.record_move(name, document["id"])
     _build_or_fail(settings)  # the profile now says movedTo
-    activity = announce.move_activity(ApUrls(site_url(settings)), name, document["id"])
+    activity = move_activity(ApUrls(site_url(settings)), name, document["id"])
     store.enqueue(activity, name, announce.inboxes_of(store, (name,)))
     outcome = asyncio.run(announce.deliverer(settings, store, lambda: None).run())
     click.echo(f"Moved {name} to {document['id']}. {outcome} Run `python publish.py announce` "
@@ -317,7 +317,7 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
                                    "build -s publishconf.py` first")
     from aiohttp import web  # the server stack loads only for these commands
 
-    from milpa_site.inbox import add_inbox_routes
+    from milpa_inbox.inbox import add_inbox_routes
 
     app = web.Application()
     add_inbox_routes(app, _inbox_or_fail(settings, output, site_url(settings)))
@@ -327,7 +327,7 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
 
 def _inbox_or_fail(settings: dict[str, Any], output: Path, base: str
                    ) -> Callable[[Any], Inbox]:
-    from milpa_site.inbox import inbox_from_settings
+    from milpa_inbox.inbox import inbox_from_settings
 
     try:
         return inbox_from_settings(settings, output, base)
@@ -392,7 +392,7 @@ def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
         store.save_reply(replace(reply, status=status))
         click.echo(f"{status.capitalize()} {store.short_id(reply)} by {reply.author_handle}.")
     if answers:
-        from milpa_site.inbox import answer_follow_requests  # needs the network stack
+        from milpa_inbox.inbox import answer_follow_requests  # needs the network stack
 
         for failure in asyncio.run(answer_follow_requests(settings, site_url(settings),
                                                           answers)):

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from milpa.activitypub import ACTIVITY_JSON, ApUrls  # noqa: E402
 from milpa.keys import create_key_pair, read_private_key  # noqa: E402
 from milpa.state import DataStore, Follower  # noqa: E402
-from milpa_site.announce import Deliverer, inboxes_of  # noqa: E402
+from milpa_delivery.announce import Deliverer, inboxes_of  # noqa: E402
 
 FLEET = """
 import asyncio

@@ -59,8 +59,8 @@ import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from aiohttp import web
-from milpa_site.inbox import inbox_from_settings
-from milpa_site.web import site_app
+from milpa_inbox.inbox import inbox_from_settings
+from milpa_inbox.web import site_app
 from tests.conftest import MiniSite, story
 site = MiniSite.__new__(MiniSite)
 site.base = Path({base!r}); site.content = site.base / "content"; site.output = site.base / "output"

@@ -14,9 +14,9 @@ from aiohttp import web
 from PIL import ExifTags, Image
 
 from milpa.keys import create_key_pair
+from milpa_inbox.inbox import inbox_from_settings
+from milpa_inbox.web import site_app
 from milpa_site.build import BuildSummary, build, load_settings
-from milpa_site.inbox import inbox_from_settings
-from milpa_site.web import site_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_SERIAL = "SN-TEST-SECRET-0042"

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from milpa_site.web import site_app
+from milpa_inbox.web import site_app
 
 from .conftest import require_tool
 from .servers import serving

@@ -18,7 +18,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from milpa.activitypub import ACTIVITY_JSON
-from milpa_site.web import site_app
+from milpa_inbox.web import site_app
 
 from .conftest import ROOT, MiniSite, photo_with_secrets, require_tool, story
 from .servers import free_port, running, serving

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from milpa_site.web import site_app
+from milpa_inbox.web import site_app
 
 
 @pytest.fixture

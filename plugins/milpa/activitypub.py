@@ -6,10 +6,12 @@ Pure builders: dataclasses in, dictionaries out. Every id is an absolute URL mad
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 ACTIVITY_JSON = "application/activity+json"
@@ -313,3 +315,19 @@ def to_json(document: dict[str, Any]) -> bytes:
     Not indented: only then does ``json`` use its C encoder, and thousands are written.
     """
     return (json.dumps(document, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def follow_answer(kind: str, urls: ApUrls, name: str, follow: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """The Accept or Reject of a Follow, from our actor ``name``."""
+    return {"@context": AS_CONTEXT, "id": f"{urls.actor(name)}#{kind.lower()}s/{uuid4()}",
+            "type": kind, "actor": urls.actor(name), "object": follow}
+
+
+def move_activity(urls: ApUrls, name: str, target: str) -> dict[str, Any]:
+    """The Move Mastodon expects: the actor moves itself, to an account that names it."""
+    digest = hashlib.sha256(target.encode()).hexdigest()[:16]
+    actor = urls.actor(name)
+    return {"@context": AS_CONTEXT,
+            "id": f"{actor}#moves/{digest}", "type": "Move", "actor": actor,
+            "object": actor, "target": target}

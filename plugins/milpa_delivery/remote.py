@@ -13,8 +13,6 @@ import ipaddress
 import json
 import socket
 from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
@@ -23,11 +21,8 @@ from bovine.clients.signed_http import SignedHttpClient, legacy_digest_method
 from bovine.clients.signed_http_methods import signed_post
 from bovine.crypto.types import CryptographicIdentifier, CryptographicSecret
 
-from milpa.activitypub import ApUrls
-from milpa.keys import read_private_key
-from milpa.settings import setting, site_url
-
-from .logs import service_logger
+from milpa.logs import service_logger
+from milpa.signing import Signer
 
 logger = service_logger(__name__)
 # Mastodon also serves actors as plain application/json to some clients.
@@ -37,24 +32,6 @@ MAX_DOCUMENT_BYTES = 1_000_000
 
 class RemoteRefused(Exception):
     """A remote document we will not fetch or cannot use; the message says why."""
-
-
-@dataclass(frozen=True)
-class Signer:
-    """Who signs our outgoing requests: a key id and its private key (PEM)."""
-
-    key_id: str
-    private_key: str
-
-    @classmethod
-    def for_site(cls, settings: dict[str, Any], base: str | None = None) -> Signer:
-        """The site actor's key, which signs our fetches (raises KeyMissing without one).
-
-        ``base`` is the address the site is served at, when it is not its SITEURL.
-        """
-        urls = ApUrls(base or site_url(settings))
-        return cls(urls.key(setting(settings, "MILPA_ACTOR_USERNAME")),
-                   read_private_key(Path(setting(settings, "MILPA_KEYS_PATH"))))
 
 
 async def check_address(url: str, allow_loopback: bool) -> None:

@@ -18,19 +18,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from uuid import uuid4
 
 import aiohttp
 from aiohttp import web
 from bovine.crypto import build_validate_http_signature_raw
 from bovine.crypto.signature import Signature
 
-from milpa.activitypub import AS_CONTEXT, ApUrls
+from milpa.activitypub import ApUrls, follow_answer
+from milpa.logs import service_logger
 from milpa.settings import setting
+from milpa.signing import Signer
 from milpa.state import DataStore, Follower, FollowRequest, Reply, is_blocked
-
-from .logs import service_logger
-from .remote import RemoteActors, RemoteRefused, Signer
+from milpa_delivery.remote import RemoteActors, RemoteRefused
 
 logger = service_logger(__name__)
 ACCEPTED_TYPES = ("application/activity+json", "application/ld+json")
@@ -239,13 +238,6 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     logger.info("inbox: %s now follows %s", follower_id, name)
     answer = follow_answer("Accept", inbox.urls, name, activity)
     inbox.in_background(inbox.deliver_with_retries(follower_inbox, answer, name))
-
-
-def follow_answer(kind: str, urls: ApUrls, name: str, follow: dict[str, Any]
-                  ) -> dict[str, Any]:
-    """The Accept or Reject of a Follow, from our actor ``name``."""
-    return {"@context": AS_CONTEXT, "id": f"{urls.actor(name)}#{kind.lower()}s/{uuid4()}",
-            "type": kind, "actor": urls.actor(name), "object": follow}
 
 
 async def answer_follow_requests(settings: dict[str, Any], base: str,

@@ -16,9 +16,9 @@ from aiohttp import web
 
 from milpa.activitypub import ACTIVITY_JSON
 from milpa.discovery import JRD_FOLDER, JRD_TYPE, NODEINFO_TYPE, XRD_TYPE, webfinger_name
+from milpa.logs import service_logger
 
 from .inbox import Inbox, add_inbox_routes
-from .logs import service_logger
 
 logger = service_logger(__name__)
 

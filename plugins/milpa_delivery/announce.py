@@ -11,7 +11,6 @@ the kill can be sent again, with the same activity id, which servers recognise.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 import time
@@ -32,11 +31,11 @@ from bovine.crypto.types import CryptographicSecret
 
 from milpa.activitypub import ACTIVITY_JSON, ApUrls
 from milpa.announce import LedgerEntry, Plan, plan_changes, published_documents
+from milpa.logs import service_logger
 from milpa.settings import setting, site_url
+from milpa.signing import Signer
 from milpa.state import DataStore, write_atomically
-
-from .logs import service_logger
-from .remote import RemoteActors, RemoteRefused, Signer, check_address
+from milpa_delivery.remote import RemoteActors, RemoteRefused, check_address
 
 logger = service_logger(__name__)
 NOT_FOUND_LIMIT = 3  # a follower whose inbox answers 404 this many times is removed
@@ -270,12 +269,3 @@ async def resolve_target(settings: dict[str, Any], target: str) -> dict[str, Any
             target = actor_url
         remote = RemoteActors(http, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
         return await remote.document(target, fresh=True)
-
-
-def move_activity(urls: ApUrls, name: str, target: str) -> dict[str, Any]:
-    """The Move Mastodon expects: the actor moves itself, to an account that names it."""
-    digest = hashlib.sha256(target.encode()).hexdigest()[:16]
-    actor = urls.actor(name)
-    return {"@context": "https://www.w3.org/ns/activitystreams",
-            "id": f"{actor}#moves/{digest}", "type": "Move", "actor": actor,
-            "object": actor, "target": target}
