@@ -30,9 +30,11 @@ from milpa.images import PHOTO_SUFFIXES, stripped_copy
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
+from milpa.replies import Reply
+from milpa.sanitize import plain_text
 from milpa.scaffold import story_text
 from milpa.settings import now, setting, site_url, site_zone
-from milpa.state import DataStore, Reply, write_atomically
+from milpa.state import DataStore, write_atomically
 from milpa.video import VIDEO_TYPES
 from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
 from milpa_site.websub import ping_hub
@@ -193,7 +195,8 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     # A preview talks to peers on this machine: let the inbox fetch their keys there.
     settings = {**settings, "MILPA_INBOX_ALLOW_LOOPBACK": True}
     site = settings.get("SITEURL") or base
-    _run_server(site_app(output, site, _inbox_or_fail(settings, output, site)), host, port,
+    _run_server(site_app(output, site, _inbox_or_fail(settings, output, site),
+                         setting(settings, "MILPA_REPLIES_ALLOW_IMAGES")), host, port,
                 f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)")
 
 
@@ -360,7 +363,7 @@ def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
         servers = Counter(follower.server for follower in followers)
         click.echo(f"{actor}: {len(followers)} followers on {len(servers)} servers")
         for server, count in sorted(servers.items(), key=lambda item: (-item[1], item[0])):
-            click.echo(f"  {count:>6}  {server}")
+            click.echo(f"  {count:>6}  {shown(server)}")
     click.echo(f"{total} follows in all.")
 
 
@@ -382,15 +385,16 @@ def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
         request = next((r for key, r in requests.items() if key.startswith(short)), None)
         if request is not None:
             answers.append((request, status == "approved"))
-            click.echo(f"{status.capitalize()} {request.follower.id} as a follower of "
-                       f"{request.actor}.")
+            click.echo(f"{status.capitalize()} {shown(request.follower.id)} as a follower "
+                       f"of {request.actor}.")
             continue
         reply = store.find_reply(short)
         if reply is None:
             raise click.ClickException(f"nothing held with id {short}: `python publish.py "
                                        "moderate` lists them")
         store.save_reply(replace(reply, status=status))
-        click.echo(f"{status.capitalize()} {store.short_id(reply)} by {reply.author_handle}.")
+        click.echo(f"{status.capitalize()} {store.short_id(reply)} by "
+                   f"{shown(reply.author_handle)}.")
     if answers:
         from milpa_inbox.inbox import answer_follow_requests  # needs the network stack
 
@@ -400,12 +404,12 @@ def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
     for short, request in requests.items():
         if request not in [answer[0] for answer in answers]:
             click.echo(f"{short}  follow request for {request.actor} from "
-                       f"{request.follower.id}")
+                       f"{shown(request.follower.id)}")
     held = store.replies(status="held")
     for reply in held:
-        click.echo(f"{store.short_id(reply)}  {reply.story}  {reply.author_handle}  "
+        click.echo(f"{store.short_id(reply)}  {reply.story}  {shown(reply.author_handle)}  "
                    f"{reply.published[:16]}")
-        click.echo(f"          {reply_text(reply)[:200]}")
+        click.echo(f"          {reply_text(reply)}")
         if interactive:
             choice = click.prompt("          [a]pprove, [r]eject or [s]kip",
                                   type=click.Choice(["a", "r", "s"]), default="s")
@@ -418,7 +422,15 @@ def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
 
 
 def reply_text(reply: Reply) -> str:
-    return " ".join(Markup(reply.content).striptags().split())
+    """The reply's words for a terminal: tags gone, then entities decoded, then what decoding
+    may have brought back (escape sequences, bidi controls) removed."""
+    return plain_text(Markup(reply.content).striptags(), 200)
+
+
+def shown(value: str) -> str:
+    """Text from another server, safe to print: no escape sequences that could rewrite the
+    editor's screen, no bidi controls that could reorder it."""
+    return plain_text(value, 300)
 
 
 @cli.group("block")

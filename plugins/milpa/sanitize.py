@@ -1,6 +1,12 @@
-"""Story HTML made safe and simple for other servers, with the nh3 (Ammonia) sanitiser."""
+"""Text from elsewhere made safe: story HTML for other servers (nh3, the Ammonia sanitiser),
+reply HTML for our pages, plain text for names and terminals, and links that are only links.
+"""
 
 from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -34,6 +40,39 @@ def reply_html(html: str, allow_images: bool = False) -> str:
     """
     tags = _REPLY_TAGS | ({"img"} if allow_images else set())
     attributes = {"a": {"href"}, **({"img": {"src", "alt"}} if allow_images else {})}
-    return nh3.clean(html, tags=tags, attributes=attributes,
-                     clean_content_tags=_DROPPED_WITH_CONTENT, url_schemes={"http", "https"},
-                     link_rel="nofollow ugc noopener").strip()
+    # Bidi controls go too: an unclosed override in a reply could disguise what follows it.
+    return _BIDI.sub("", nh3.clean(html, tags=tags, attributes=attributes,
+                                   clean_content_tags=_DROPPED_WITH_CONTENT,
+                                   url_schemes={"http", "https"},
+                                   link_rel="nofollow ugc noopener")).strip()
+
+
+# Embeddings, overrides, isolates and marks: they reorder what readers and editors see.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def plain_text(value: object, limit: int = 200) -> str:
+    """A name or a line from another server as plain text: no control characters (C0, C1,
+    so no terminal escapes), no bidi controls, one line, at most ``limit`` characters."""
+    if not isinstance(value, str):
+        return ""
+    kept = "".join(" " if char in "\t\n\r" else char for char in _BIDI.sub("", value)
+                   if char in "\t\n\r" or unicodedata.category(char) != "Cc")
+    return " ".join(kept.split())[:limit]
+
+
+MAX_URL = 2048
+
+
+def web_url(value: object) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host, else None: anything else
+    (``javascript:``, ``data:``, relative) must never become a link."""
+    if not isinstance(value, str) or len(value) > MAX_URL or value != value.strip():
+        return None
+    if any(unicodedata.category(char) in ("Cc", "Zs") for char in value) or _BIDI.search(value):
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    return value if parts.scheme in ("http", "https") and parts.hostname else None

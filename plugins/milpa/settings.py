@@ -94,6 +94,10 @@ DEFAULTS: dict[str, Any] = {
     # Approved replies show under their story; their remote images only if allowed
     # (each one is a request to another server from every reader's browser).
     "MILPA_REPLIES_ALLOW_IMAGES": False,
+    # Held replies kept for moderation, per remote actor and in all; more are not stored
+    # (the inbox still answers 202), so one account cannot fill the disk or the queue.
+    "MILPA_REPLIES_HELD_PER_ACTOR": 20,
+    "MILPA_REPLIES_HELD_TOTAL": 2000,
     # Announce: deliveries at once (in all, and to one server), and tries before giving up
     # (with backoff from a minute to a day between them, that is about two weeks).
     "MILPA_DELIVERY_CONCURRENCY": 20,

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from filelock import FileLock
+
+from .blocks import is_blocked, normal_blocks
+from .replies import Reply, reply_record, story_key
+
+logger = logging.getLogger(__name__)
+_SHORT_ID = re.compile(r"[0-9a-f]{4,32}")  # what `moderate` shows, or the start of it
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -64,22 +71,6 @@ class FollowRequest:
     actor: str  # ours
     follower: Follower
     activity: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A reply from the Fediverse to one of our stories, as received (HTML untrusted)."""
-
-    id: str
-    story: str  # LANG/SLUG of the story it answers
-    actor: str
-    author_name: str
-    author_handle: str
-    author_url: str
-    url: str
-    published: str
-    content: str
-    status: str = "held"  # held, approved or rejected
 
 
 class DataStore:
@@ -157,36 +148,116 @@ class DataStore:
         return self._request_file(request.actor, request.follower.id).stem[:8]
 
     # Replies to stories, held until an editor approves them; likes and boosts.
+    # replies/STORY/HASH.json holds a reply (the build reads one story's folder);
+    # reply-index/HASH names its story, so the inbox finds a reply by id without scanning;
+    # reply-held/ACTOR.HASH marks the held ones, so their caps are counted in one folder.
 
     def _reply_file(self, story: str, reply_id: str) -> Path:
-        digest = hashlib.sha256(reply_id.encode()).hexdigest()[:32]
-        return self.folder / "replies" / story / f"{digest}.json"
+        return self.folder / "replies" / story / f"{_digest(reply_id)}.json"
+
+    def _reply_index(self, digest: str) -> Path:
+        return self.folder / "reply-index" / digest
+
+    def _held_marker(self, reply: Reply) -> Path:
+        return self.folder / "reply-held" / f"{_digest(reply.actor)[:16]}.{_digest(reply.id)}"
 
     def short_id(self, reply: Reply) -> str:
         """Eight characters an editor can type to name a reply."""
-        return self._reply_file(reply.story, reply.id).stem[:8]
+        return _digest(reply.id)[:8]
 
     def save_reply(self, reply: Reply) -> None:
+        """Write the reply and its index entry; a reply that moved story leaves the old one."""
+        digest = _digest(reply.id)
+        index = self._reply_index(digest)
+        before = index.read_text(encoding="utf-8") if index.is_file() else None
         data = json.dumps(asdict(reply), sort_keys=True, ensure_ascii=False).encode()
         write_atomically(self._reply_file(reply.story, reply.id), data)
+        if before != reply.story:
+            write_atomically(index, reply.story.encode())
+            if before is not None and story_key(before):
+                self._reply_file(before, reply.id).unlink(missing_ok=True)
+        marker = self._held_marker(reply)
+        if reply.status == "held":
+            if not marker.exists():
+                write_atomically(marker, b"")
+        else:
+            marker.unlink(missing_ok=True)
+
+    def hold_reply(self, reply: Reply, per_actor: int, total: int) -> str | None:
+        """Save ``reply`` as held unless that puts its actor or everyone over their cap of
+        held replies; returns why it was not saved, or None."""
+        held = replace(reply, status="held")
+        with self.locked("replies"):
+            if not self._held_marker(held).exists():
+                if self.held_count(reply.actor) >= per_actor:
+                    return f"{per_actor} replies of this actor already held"
+                if self.held_count() >= total:
+                    return f"{total} replies already held"
+            self.save_reply(held)
+        return None
+
+    def held_count(self, actor: str | None = None) -> int:
+        """Held replies, of one actor or of everyone: one folder listed, no file read."""
+        folder = self.folder / "reply-held"
+        if not folder.is_dir():
+            return 0
+        prefix = f"{_digest(actor)[:16]}." if actor else ""
+        with os.scandir(folder) as entries:
+            return sum(1 for entry in entries if entry.name.startswith(prefix)
+                       and not entry.name.startswith("."))  # "." starts a file being written
 
     def find_reply(self, reply_id: str) -> Reply | None:
-        """A reply by its ActivityPub id (or the start of its file name, for editors)."""
-        for path in (self.folder / "replies").glob("*/*/*.json"):
-            reply = Reply(**json.loads(path.read_text(encoding="utf-8")))
-            if reply.id == reply_id or path.stem.startswith(reply_id):
-                return reply
-        return None
+        """A reply by its ActivityPub id, or by the start of its short id (for editors)."""
+        self._index_replies_once()
+        if _SHORT_ID.fullmatch(reply_id):
+            matches = list((self.folder / "reply-index").glob(f"{reply_id}*"))
+            index = matches[0] if len(matches) == 1 else None
+        else:
+            index = self._reply_index(_digest(reply_id))
+        if index is None or not index.is_file():
+            return None
+        story = story_key(index.read_text(encoding="utf-8"))
+        found = self._read_reply(self.folder / "replies" / story / f"{index.name}.json") \
+            if story else None
+        return found if found is not None and (found.id == reply_id or
+                                               index.name.startswith(reply_id)) else None
+
+    def _index_replies_once(self) -> None:
+        """Data folders from before the index get one, the first time a reply is looked up."""
+        if (self.folder / "reply-index").is_dir() or not (self.folder / "replies").is_dir():
+            return
+        with self.locked("replies"):
+            for reply in self.replies():
+                self.save_reply(reply)
+            (self.folder / "reply-index").mkdir(exist_ok=True)
 
     def remove_reply(self, reply: Reply) -> None:
         self._reply_file(reply.story, reply.id).unlink(missing_ok=True)
+        self._held_marker(reply).unlink(missing_ok=True)
+        self._reply_index(_digest(reply.id)).unlink(missing_ok=True)
 
     def replies(self, story: str | None = None, status: str | None = None) -> list[Reply]:
+        """Replies (of one story), oldest first; a file that is not a valid reply is skipped
+        with a warning naming it, so one bad record never stops a build."""
+        if story is not None and story_key(story) is None:
+            return []
         pattern = f"{story}/*.json" if story else "*/*/*.json"
-        found = [Reply(**json.loads(p.read_text(encoding="utf-8")))
-                 for p in (self.folder / "replies").glob(pattern)]
-        return sorted((r for r in found if status is None or r.status == status),
+        found = [self._read_reply(path) for path in (self.folder / "replies").glob(pattern)]
+        return sorted((r for r in found if r is not None and status in (None, r.status)),
                       key=lambda reply: (reply.published, reply.id))
+
+    def _read_reply(self, path: Path) -> Reply | None:
+        try:
+            reply = reply_record(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeError included
+            logger.warning("skipping the reply in %s: %s", path, error)
+            return None
+        if path.parent.relative_to(self.folder / "replies").as_posix() != reply.story:
+            logger.warning("skipping the reply in %s: it names another story", path)
+            return None
+        return reply
 
     def _reaction_file(self, kind: str, story: str, actor: str) -> Path:
         digest = hashlib.sha256(actor.encode()).hexdigest()[:32]
@@ -297,15 +368,16 @@ class DataStore:
         if not self._blocks_file.is_file():
             return {"domains": [], "actors": []}
         data = json.loads(self._blocks_file.read_text(encoding="utf-8"))
-        return {"domains": list(data.get("domains", [])), "actors": list(data.get("actors", []))}
+        # Written normalised, read normalised too: the file may be older, or edited by hand.
+        return normal_blocks(data.get("domains", []), data.get("actors", []))
 
     def add_blocks(self, domains: Iterable[str] = (), actors: Iterable[str] = ()
                    ) -> dict[str, list[str]]:
         """Add blocks, and remove every follower they cover. Returns the blocks now in force."""
         with self.locked("blocks"):
             current = self.blocks()
-            merged = {"domains": sorted({*current["domains"], *(d.lower() for d in domains)}),
-                      "actors": sorted({*current["actors"], *actors})}
+            merged = normal_blocks([*current["domains"], *domains],
+                                   [*current["actors"], *actors])
             write_atomically(self._blocks_file, json.dumps(merged, indent=1).encode())
         for actor in self.actors_with_followers():
             for follower in self.followers(actor):
@@ -314,9 +386,5 @@ class DataStore:
         return merged
 
 
-def is_blocked(actor_id: str, blocks: dict[str, list[str]]) -> bool:
-    """Blocked by actor id, or by domain (a blocked domain covers its subdomains)."""
-    if actor_id in blocks["actors"]:
-        return True
-    host = urlsplit(actor_id).hostname or ""
-    return any(host == domain or host.endswith(f".{domain}") for domain in blocks["domains"])
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

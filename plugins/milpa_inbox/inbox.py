@@ -25,10 +25,12 @@ from bovine.crypto import build_validate_http_signature_raw
 from bovine.crypto.signature import Signature
 
 from milpa.activitypub import ApUrls, follow_answer
+from milpa.blocks import is_blocked
 from milpa.logs import service_logger
+from milpa.replies import Reply, edited, reply_from_note, story_key
 from milpa.settings import setting
 from milpa.signing import Signer
-from milpa.state import DataStore, Follower, FollowRequest, Reply, is_blocked
+from milpa.state import DataStore, Follower, FollowRequest
 from milpa_delivery.remote import RemoteActors, RemoteRefused
 
 logger = service_logger(__name__)
@@ -82,26 +84,30 @@ class Inbox:
     blocked_domains: tuple[str, ...] = ()  # from the settings; the data folder adds more
     blocked_actors: tuple[str, ...] = ()
     manually_approves: bool = False  # follows wait for `publish.py moderate`
+    held_per_actor: int = 20  # held replies kept per actor, and in all (over that: dropped)
+    held_total: int = 2000
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def blocked(self, actor_id: str) -> bool:
+        """Blocked in the data folder or the settings, after normalising both (milpa.blocks)."""
         stored = self.store.blocks()
         return is_blocked(actor_id, {
             "domains": [*stored["domains"], *self.blocked_domains],
             "actors": [*stored["actors"], *self.blocked_actors]})
 
     def actor_exists(self, name: str) -> bool:
-        return "/" not in name and (self.actors_folder / name).is_file()
+        # A name too long for a file name would be an OSError (a 500), not a 404.
+        return "/" not in name and len(name) <= 200 and (self.actors_folder / name).is_file()
 
     def our_story(self, object_url: str | None) -> str | None:
         """``LANG/SLUG`` of the story ``object_url`` names, if it is one of ours."""
         prefix = self.urls.story("", "").rstrip("/")
         if not object_url or not object_url.startswith(prefix + "/"):
             return None
-        key = object_url[len(prefix) + 1:]
-        parts = key.split("/")
-        exists = (self.actors_folder.parent / "objects" / key).is_file()
-        return key if len(parts) == 2 and ".." not in parts and exists else None
+        # Only LANG/SLUG with safe characters: nothing else may become a path in data/.
+        key = story_key(object_url[len(prefix) + 1:])
+        exists = key is not None and (self.actors_folder.parent / "objects" / key).is_file()
+        return key if exists else None
 
     def our_actor(self, actor_id: str | None) -> str | None:
         """The name of ours that ``actor_id`` is, if it is one of ours."""
@@ -290,43 +296,52 @@ async def on_undo(inbox: Inbox, activity: dict[str, Any]) -> None:
 
 
 async def reply_from(inbox: Inbox, note: Any, actor: str) -> Reply | None:
-    """A reply to one of our stories, as we keep it; None for anything else."""
-    if not isinstance(note, dict) or object_id(note.get("attributedTo")) != actor:
-        return None
-    story = inbox.our_story(object_id(note.get("inReplyTo")))
-    note_id = object_id(note)
-    if story is None or not note_id or urlsplit(note_id).netloc != urlsplit(actor).netloc:
-        return None
-    content = note.get("content")
-    if not isinstance(content, str):
+    """A reply to one of our stories, checked field by field (milpa.replies); None for
+    anything else."""
+    story = inbox.our_story(object_id(note.get("inReplyTo"))) if isinstance(note, dict) \
+        else None
+    if story is None or object_id(note.get("attributedTo")) != actor:
         return None
     try:
         author = await inbox.remote.document(actor)
     except RemoteRefused:
         author = {}
-    username = author.get("preferredUsername") or actor.rsplit("/", 1)[-1]
-    url = note.get("url") if isinstance(note.get("url"), str) else note_id
-    return Reply(id=note_id, story=story, actor=actor,
-                 author_name=str(author.get("name") or username), author_url=str(
-                     author.get("url") if isinstance(author.get("url"), str) else actor),
-                 author_handle=f"@{username}@{urlsplit(actor).netloc}", url=url,
-                 published=str(note.get("published") or now_iso()), content=content[:20000])
+    return reply_from_note(note, author, actor, story, now_iso())
 
 
 async def on_create(inbox: Inbox, activity: dict[str, Any]) -> None:
-    """A reply to one of our stories is kept, held until an editor approves it."""
+    """A reply to one of our stories is kept, held until an editor approves it, unless its
+    actor (or everyone) already has as many held as the settings allow."""
     reply = await reply_from(inbox, activity.get("object"), object_id(activity["actor"]))
-    if reply is not None and inbox.store.find_reply(reply.id) is None:
-        inbox.store.save_reply(reply)
+    if reply is None:
+        return
+    # Files are read and written in a thread: the event loop keeps answering meanwhile.
+    if await asyncio.to_thread(inbox.store.find_reply, reply.id) is not None:
+        return
+    refused = await asyncio.to_thread(inbox.store.hold_reply, reply, inbox.held_per_actor,
+                                      inbox.held_total)
+    if refused:
+        logger.warning("inbox: reply %s not kept: %s", reply.id, refused)
+    else:
         logger.info("inbox: reply %s to %s held for moderation", reply.id, reply.story)
 
 
 async def on_update(inbox: Inbox, activity: dict[str, Any]) -> None:
-    """An edited reply keeps its moderation decision and takes the new text."""
+    """An edited reply takes the new text; if an editor approved other words (or another
+    story), it is held again for them to see."""
     reply = await reply_from(inbox, activity.get("object"), object_id(activity["actor"]))
-    kept = inbox.store.find_reply(reply.id) if reply else None
-    if reply is not None and kept is not None and kept.actor == reply.actor:
-        inbox.store.save_reply(replace(reply, status=kept.status))
+    kept = await asyncio.to_thread(inbox.store.find_reply, reply.id) if reply else None
+    if reply is None or kept is None or kept.actor != reply.actor:
+        return
+    if kept.status == "approved" and edited(kept, reply):
+        refused = await asyncio.to_thread(inbox.store.hold_reply, reply, inbox.held_per_actor,
+                                          inbox.held_total)
+        if refused:  # the approved words stay rather than unreviewed ones
+            logger.warning("inbox: edit of reply %s not kept: %s", reply.id, refused)
+        else:
+            logger.info("inbox: reply %s was edited: held for moderation again", reply.id)
+        return
+    await asyncio.to_thread(inbox.store.save_reply, replace(reply, status=kept.status))
 
 
 async def on_delete(inbox: Inbox, activity: dict[str, Any]) -> None:
@@ -334,9 +349,9 @@ async def on_delete(inbox: Inbox, activity: dict[str, Any]) -> None:
     actor = object_id(activity["actor"])
     deleted = object_id(activity.get("object"))
     if deleted != actor:
-        reply = inbox.store.find_reply(deleted) if deleted else None
+        reply = await asyncio.to_thread(inbox.store.find_reply, deleted) if deleted else None
         if reply is not None and reply.actor == actor:
-            inbox.store.remove_reply(reply)
+            await asyncio.to_thread(inbox.store.remove_reply, reply)
         return
     for name in inbox.store.actors_followed_by(actor):
         inbox.store.remove_follower(name, actor)
@@ -421,6 +436,8 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                      output / "ap" / "actors", remote, setting(settings, "MILPA_INBOX_MAX_BODY"),
                      tuple(setting(settings, "MILPA_BLOCKED_DOMAINS")),
                      tuple(setting(settings, "MILPA_BLOCKED_ACTORS")),
-                     setting(settings, "MILPA_MANUALLY_APPROVES_FOLLOWERS"))
+                     setting(settings, "MILPA_MANUALLY_APPROVES_FOLLOWERS"),
+                     held_per_actor=setting(settings, "MILPA_REPLIES_HELD_PER_ACTOR"),
+                     held_total=setting(settings, "MILPA_REPLIES_HELD_TOTAL"))
 
     return make

@@ -49,6 +49,21 @@ PATH_TYPES = (
 )
 
 
+# The site runs no script: a reply that got markup past nh3 still could not run one. Styles
+# are inline (one request per page); images, video and the favicon (data:) come from here.
+# The same policy is in every file under deploy/.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+                           "media-src 'self'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+
+
+def security_headers(allow_remote_images: bool = False) -> dict[str, str]:
+    """Headers every response carries; remote images in replies need ``https:`` images."""
+    policy = CONTENT_SECURITY_POLICY.replace("data:", "data: https:") if allow_remote_images \
+        else CONTENT_SECURITY_POLICY
+    return {"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff"}
+
+
 def content_type(relative: str) -> str:
     """The Content-Type of an output file, from its path inside the output folder."""
     for prefix, path_type in PATH_TYPES:
@@ -63,13 +78,19 @@ def content_type(relative: str) -> str:
 
 
 def site_app(output: Path, base: str = "",
-             make_inbox: Callable[[aiohttp.ClientSession], Inbox] | None = None
-             ) -> web.Application:
+             make_inbox: Callable[[aiohttp.ClientSession], Inbox] | None = None,
+             allow_remote_images: bool = False) -> web.Application:
     """Serve ``output``; ``base`` is the site's address, whose host WebFinger answers for.
 
-    With ``make_inbox``, the same process receives activities too.
+    With ``make_inbox``, the same process receives activities too. Every response, errors
+    included, carries the security headers (``allow_remote_images``: the site's
+    MILPA_REPLIES_ALLOW_IMAGES).
     """
     root = output.resolve()
+    always = security_headers(allow_remote_images)
+
+    async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(always)
 
     async def webfinger(request: web.Request) -> web.StreamResponse:
         resource = request.query.get("resource", "")
@@ -103,6 +124,7 @@ def site_app(output: Path, base: str = "",
         return web.FileResponse(target, headers=headers)
 
     app = web.Application()
+    app.on_response_prepare.append(add_security_headers)
     if make_inbox is not None:
         add_inbox_routes(app, make_inbox)
     app.router.add_get("/.well-known/webfinger", webfinger)

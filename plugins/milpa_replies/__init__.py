@@ -9,23 +9,28 @@ from typing import Any
 
 from pelican import signals
 
+from milpa.replies import Reply
 from milpa.sanitize import reply_html
 from milpa.settings import setting
-from milpa.state import DataStore, Reply
+from milpa.state import DataStore
 
 
 @dataclass(frozen=True)
 class ShownReply:
-    reply: Reply
+    reply: Reply  # checked field by field when read: links http(s) or "", names plain text
     html: str  # sanitised
 
     @property
     def published(self) -> datetime:
-        return datetime.fromisoformat(self.reply.published.replace("Z", "+00:00"))
+        return datetime.fromisoformat(self.reply.published)
 
 
 def attach_replies(instance: Any) -> None:
-    """content_object_init handler: read (never write) the inbox's files for this story."""
+    """content_object_init handler: read (never write) the inbox's files for this story.
+
+    A stored reply that is not valid is skipped with a warning naming its file (by
+    ``DataStore.replies``): one bad record never fails the build.
+    """
     instance.replies, instance.likes, instance.boosts = [], 0, 0
     slug, lang = getattr(instance, "slug", None), getattr(instance, "lang", None)
     if not slug or not lang or type(instance).__name__ != "Article":
