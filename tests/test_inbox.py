@@ -383,7 +383,7 @@ def test_replies_are_held_updated_and_deleted(site: Site, peer: Peer) -> None:
     update = {**create, "type": "Update", "object": {**note, "content": "<p>Edited</p>"}}
     assert run(post_signed(site.inbox(), update, peer.key(20))) == 202
     [edited] = site.store.replies("es/agua")
-    assert (edited.status, edited.content) == ("approved", "<p>Edited</p>")
+    assert (edited.status, edited.content) == ("held", "<p>Edited</p>")  # seen again
     stranger = {**create, "actor": peer.actor(21)}  # a Create of someone else's note
     assert run(post_signed(site.inbox(), stranger, peer.key(21))) == 202
     elsewhere = {**create, "object": reply_note(peer, 20, site, "x", "es/nothing")}
