@@ -21,7 +21,8 @@ def cell(value: str) -> str:
 def followers_csv(store: DataStore) -> str:
     """Mastodon's follows-CSV columns (user@host first), then where each follows us."""
     rows = io.StringIO()
-    writer = csv.writer(rows, lineterminator="\n")
+    # CRLF, as RFC 4180 says: a cell holding a bare CR is then quoted, not a new row.
+    writer = csv.writer(rows, lineterminator="\r\n")
     writer.writerow(["Account address", "Show boosts", "Notify on new posts", "Languages",
                      "Follows", "Actor", "Since"])
     for actor in store.actors_with_followers():
