@@ -368,8 +368,7 @@ class DataStore:
         if not self._blocks_file.is_file():
             return {"domains": [], "actors": []}
         data = json.loads(self._blocks_file.read_text(encoding="utf-8"))
-        # Written normalised, read normalised too: the file may be older, or edited by hand.
-        return normal_blocks(data.get("domains", []), data.get("actors", []))
+        return {"domains": list(data.get("domains", [])), "actors": list(data.get("actors", []))}
 
     def add_blocks(self, domains: Iterable[str] = (), actors: Iterable[str] = ()
                    ) -> dict[str, list[str]]:
