@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 import time
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 import publish
 from milpa.blocks import is_blocked, normal_actor, normal_blocks, normal_domain
@@ -46,6 +49,26 @@ def test_names_lose_bidi_and_control_characters_and_are_capped() -> None:
     text = plain_text(name, 100)
     assert not BIDI.search(text) and not CONTROL.search(text)
     assert text.startswith("evil [31mred next line") and len(text) == 100
+
+
+@given(st.text(max_size=300))
+def test_plain_text_never_keeps_a_control_or_bidi_character(value: str) -> None:
+    text = plain_text(value, 120)
+    assert len(text) <= 120 and not BIDI.search(text)
+    assert not [c for c in text if unicodedata.category(c) == "Cc"]
+
+
+@given(st.text(max_size=80))
+def test_a_link_is_http_or_nothing(value: str) -> None:
+    for candidate in (value, f"https://a.example/{value}", f"{value}:x"):
+        url = web_url(candidate)
+        assert url is None or url.lower().startswith(("http://", "https://"))
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ./:#-é", max_size=40))
+def test_normal_actor_ids_stay_as_they_are(tail: str) -> None:
+    actor = normal_actor(f"https://Evil.Example./{tail}")
+    assert actor is None or normal_actor(actor) == actor
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "JAVASCRIPT:alert(1)",

@@ -9,7 +9,7 @@ against go through the same functions here.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -87,14 +87,20 @@ def is_blocked(actor_id: str, blocks: dict[str, list[str]]) -> bool:
     actor = normal_actor(actor_id)
     if actor is None:
         return True
-    if actor in {normal_actor(entry) for entry in blocks["actors"]}:
+    if actor in _normal_set(normal_actor, tuple(blocks["actors"])):
         return True
-    domains = {normal_domain(entry) for entry in blocks["domains"]}
+    domains = _normal_set(normal_domain, tuple(blocks["domains"]))
     host = normal_host(urlsplit(actor).hostname or "") or ""
     if _is_address(host):  # an address has no subdomains: 0.0.1 is no parent of 127.0.0.1
         return host in domains
     labels = host.split(".")
     return any(".".join(labels[start:]) in domains for start in range(len(labels)))
+
+
+@lru_cache(maxsize=16)  # the same blocklist is checked on every request
+def _normal_set(normal: Callable[[str], str | None], entries: tuple[str, ...]
+                ) -> frozenset[str | None]:
+    return frozenset(map(normal, entries))
 
 
 def _is_address(host: str) -> bool:
