@@ -87,7 +87,8 @@ def test_reply_html_drops_bidi_controls_and_scripts() -> None:
 # Story keys, dates and records.
 
 @pytest.mark.parametrize("key", ["../x", "es/..", "/.dockerenv", "es/.hidden", "es//x",
-                                 "es/a/b", "es/" + "a" * 300, "e/agua", "es\\agua", ""])
+                                 "es/a/b", "es/" + "a" * 300, "es/" + "é" * 150, "e/agua",
+                                 "es\\agua", ""])
 def test_story_keys_outside_lang_slug_are_refused(key: str) -> None:
     assert story_key(key) is None
 
@@ -259,14 +260,15 @@ def test_held_replies_are_capped_per_actor_and_in_all(mini_site: MiniSite, peer:
 def test_replies_outside_our_stories_and_long_names_get_4xx_or_202_not_500(
         site: Site, peer: Peer) -> None:
     for target in ("//.dockerenv", "/../../../etc/hostname", "es/../../x", "es/" + "a" * 300,
-                   "es/agua/../../x"):
+                   "es/agua/../../x", "es/" + "ñ" * 150):
         note = {**reply_note(peer, 64, site, "<p>x</p>"),
                 "inReplyTo": f"{site.base}/ap/objects/{target}"}
         assert run(post_signed(site.inbox(), create(peer, 64, note), peer.key(64))) == 202
     assert site.store.replies() == []
-    long_name = f"{site.base}/ap/inboxes/{'n' * 300}"
     note = reply_note(peer, 64, site, "<p>x</p>")
-    assert run(post_signed(long_name, create(peer, 64, note), peer.key(64))) == 404
+    for name in ("n" * 300, "ñ" * 150):
+        long_name = f"{site.base}/ap/inboxes/{name}"
+        assert run(post_signed(long_name, create(peer, 64, note), peer.key(64))) == 404
 
 
 def test_a_hostile_reply_is_stored_as_data(site: Site, peer: Peer) -> None:

@@ -21,9 +21,10 @@ MAX_CONTENT = 20_000  # characters of HTML; a long Fediverse post is about 5,000
 MAX_NAME = 100
 MAX_HANDLE = 200
 STATUSES = ("held", "approved", "rejected")
-# LANG/SLUG: a language tag and a slug, neither starting with a dot, so no key can leave
-# the data folder or name a file outside its story's folder.
-_STORY_KEY = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,4}/\w[\w.-]{0,199}")
+# LANG/SLUG: a language tag and an ASCII slug (Pelican's), neither starting with a dot, so
+# no key can leave the data folder, name a file outside its story's folder, or be too long
+# for a file name.
+_STORY_KEY = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,4}/\w[\w.-]{0,199}", re.ASCII)
 
 
 @dataclass(frozen=True)

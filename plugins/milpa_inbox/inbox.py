@@ -97,7 +97,8 @@ class Inbox:
 
     def actor_exists(self, name: str) -> bool:
         # A name too long for a file name would be an OSError (a 500), not a 404.
-        return "/" not in name and len(name) <= 200 and (self.actors_folder / name).is_file()
+        return "/" not in name and len(name.encode()) <= 200 and \
+            (self.actors_folder / name).is_file()
 
     def our_story(self, object_url: str | None) -> str | None:
         """``LANG/SLUG`` of the story ``object_url`` names, if it is one of ours."""
