@@ -226,6 +226,7 @@ def test_png_chunks_keep_their_crcs_and_webp_its_container(
     webp, _ = stripped(tainted["webp"].read_bytes(), 50_000_000)
     assert struct.unpack("<I", webp[4:8])[0] == len(webp) - 8
     assert b"EXIF" not in webp and b"XMP " not in webp
+    assert webp[12:16] == b"VP8X" and not webp[20] & 0x0C  # no EXIF or XMP flag left
     with Image.open(io.BytesIO(webp)) as image:
         image.load()
         assert not image.getexif() and "xmp" not in image.info
@@ -243,6 +244,16 @@ def test_imports_write_only_clean_photos(site: MiniSite, tmp_path: Path) -> None
     photos = list((site.content / "photos/imported").iterdir())
     assert len(photos) == 1 and image_leaks(photos[0], SECRETS) == []
     assert pixels(photos[0]) == pixels(tmp_path / "p.jpg")  # cleaned, not re-encoded
+
+
+def test_pictures_appended_after_the_end_of_a_jpeg_go(tmp_path: Path) -> None:
+    # Phones append a second picture (MPF) or a maker's trailer after the end-of-image.
+    clean, _ = stripped(photo_with_secrets(tmp_path / "a.jpg").read_bytes(), 50_000_000)
+    appended = tmp_path / "b.jpg"
+    appended.write_bytes(clean + photo_with_secrets(tmp_path / "c.jpg").read_bytes())
+    assert carried(appended).labels == ("data after the picture",)
+    result, _ = stripped(appended.read_bytes(), 50_000_000)
+    assert result == clean
 
 
 def test_new_writes_no_media(site: MiniSite) -> None:
