@@ -25,7 +25,7 @@ import publish
 from milpa.checks import media_files
 from milpa.commit_hook import main as commit_hook
 from milpa.images import ImageOptions, ImageTooLarge, render, stripped_copy
-from milpa.metadata import GPS, SERIAL, carried, stripped
+from milpa.metadata import GPS, CannotStrip, carried, stripped
 
 from .conftest import ROOT, SECRET_SERIAL, MiniSite, photo_with_secrets, settings_file, story
 from .privacy import METADATA_MARKERS, image_leaks
@@ -374,7 +374,43 @@ def test_build_refuses_a_bomb_without_allocating_it(site: MiniSite) -> None:
     assert peak < 200, f"peak {peak:.0f} MB"
 
 
-def test_labels_are_by_kind(tmp_path: Path) -> None:
+def video_with_cover(path: Path) -> Path:
+    """A video with a cover picture riding along as an extra stream."""
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        cover = container.add_stream("mjpeg", rate=1)
+        for each in (stream, cover):
+            each.width, each.height = 64, 48
+        stream.pix_fmt, cover.pix_fmt = "yuv420p", "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        for encoder in (stream, cover):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (64, 48), "blue"))
+            for packet in [*encoder.encode(frame), *encoder.encode()]:
+                container.mux(packet)
+    return path
+
+
+def test_videos_are_read_by_content_with_their_side_streams(tmp_path: Path) -> None:
     found = carried(video_with_location(tmp_path / "v.mov.txt"))
-    assert found is not None and found.kind == "video" and GPS in found.labels
-    assert SERIAL in carried(photo_with_secrets(tmp_path / "p.bin")).labels
+    assert found is not None and found.kind == "video"
+    assert found.labels == (GPS, "comment or description")
+    assert carried(video_with_cover(tmp_path / "c.mp4")).labels == ("extra streams",)
+
+
+def test_gifs_are_re_encoded_and_animations_refused(tmp_path: Path) -> None:
+    still = tmp_path / "s.gif"
+    _picture().save(still, "GIF", comment=b"home of the author")
+    assert carried(still).labels == ("comment or description",)
+    clean, note = stripped(still.read_bytes(), 50_000_000)
+    assert note and "re-encoded by Pillow" in note
+    assert b"home of the author" not in clean and pixels(still) == pixels_of(clean)
+    moving = tmp_path / "m.gif"
+    _picture().save(moving, "GIF", save_all=True, append_images=[Image.new("RGB", (96, 64))],
+                    comment=b"home of the author")
+    with pytest.raises(CannotStrip, match="animated GIF"):
+        stripped(moving.read_bytes(), 50_000_000)
+
+
+def pixels_of(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB").tobytes()
