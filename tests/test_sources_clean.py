@@ -332,11 +332,30 @@ def test_check_refuses_a_picture_over_the_pixel_limit_quickly(site: MiniSite) ->
     assert time.monotonic() - started < 10
 
 
+@pytest.mark.parametrize(("side", "message"), [
+    (15_000, "225 megapixels, more than Pillow opens (100 megapixels) and over "
+     "MILPA_MAX_IMAGE_PIXELS: shrink it before committing"),
+    (8_000, "8000×8000 is 64 megapixels, over the 50 megapixel limit"),
+])
+def test_a_huge_gif_is_refused_with_a_message(site: MiniSite, side: int, message: str) -> None:
+    buffer = io.BytesIO()
+    Image.new("P", (4, 4)).save(buffer, "GIF")
+    data = bytearray(buffer.getvalue())
+    data[6:10] = struct.pack("<HH", side, side)  # the screen, then the one frame
+    frame = data.index(0x2C, 13)
+    data[frame + 5:frame + 9] = struct.pack("<HH", side, side)
+    (site.content / "bomb.gif").write_bytes(bytes(data))
+    result = run("check")
+    assert result.exit_code == 1
+    assert f"content/bomb.gif: {message}" in result.output
+    assert "1 would stop the build" in result.output
+
+
 def test_render_refuses_what_pillow_would_call_a_bomb(tmp_path: Path) -> None:
     # The plugin's path, for builds run by `pelican` itself without the check first.
     with pytest.raises(ImageTooLarge, match="over the 50 megapixel limit"):
         render(bomb_png(tmp_path / "b.png", 7_500).read_bytes(), "b", ImageOptions())
-    with pytest.raises(ImageTooLarge, match="exceeds limit"):
+    with pytest.raises(ImageTooLarge, match="225 megapixels, more than Pillow opens"):
         render(bomb_png(tmp_path / "c.png", 15_000).read_bytes(), "c", ImageOptions())
     with pytest.raises(ImageTooLarge, match="1 megapixel limit"):
         render(bomb_png(tmp_path / "d.png", 1_500).read_bytes(), "d",

@@ -48,27 +48,46 @@ def too_large_message(width: int, height: int, max_pixels: int) -> str:
             "before committing")
 
 
+# ISO-BMFF brands of HEIF pictures (Pillow reads AVIF itself, not these).
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"})
+
+
 @cache
 def register_heif() -> None:
-    """Teach Pillow HEIC (pillow-heif; Pillow 13 reads AVIF itself), once."""
+    """Teach Pillow HEIC (pillow-heif), once, and only when one is met: it costs a tenth of a
+    second and several MB to load."""
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
+
+
+def is_heif(head: bytes) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
 @contextmanager
 def opened_within(source: Path | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
     """The image, opened lazily (only its header is read), or ``ImageTooLarge`` when it
     has more than ``max_pixels``: nothing is decoded before this check."""
-    register_heif()
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            head = handle.read(12)
+    else:
+        head = source.read(12)
+        source.seek(0)
+    if is_heif(head):
+        register_heif()
     try:
         with warnings.catch_warnings():
             # Our limit says what is too large; Pillow's warning would only repeat it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(source)
     except Image.DecompressionBombError as error:
-        raise ImageTooLarge(f"{error.args[0].split(' could be')[0]}: shrink it before "
-                            "committing (MILPA_MAX_IMAGE_PIXELS)") from None
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(claimed[1]) / 1e6:.0f} megapixels" if claimed else "too many pixels"
+        ceiling = 2 * Image.MAX_IMAGE_PIXELS / 1e6
+        raise ImageTooLarge(f"{size}, more than Pillow opens ({ceiling:.0f} megapixels) and "
+                            "over MILPA_MAX_IMAGE_PIXELS: shrink it before committing") from None
     with image:
         if image.width * image.height > max_pixels:
             raise ImageTooLarge(too_large_message(image.width, image.height, max_pixels))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .images import opened_within, register_heif
+from .images import HEIF_BRANDS, is_heif, opened_within, register_heif
 
 GPS = "GPS position"
 SERIAL = "camera serial number"
@@ -63,7 +64,6 @@ _LOCATION_WORDS = re.compile(rb"gps|latitude|longitude|location|iso6709|city", r
 
 JPEG, PNG, WEBP, GIF, TIFF, HEIF, AVIF, VIDEO = (
     "JPEG", "PNG", "WebP", "GIF", "TIFF", "HEIF", "AVIF", "video")
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 
 
@@ -87,7 +87,7 @@ def sniffed(head: bytes) -> str | None:
         return TIFF
     if head[4:8] == b"ftyp":
         brand = head[8:12]
-        return HEIF if brand in _HEIF_BRANDS else AVIF if brand in _AVIF_BRANDS else VIDEO
+        return HEIF if brand in HEIF_BRANDS else AVIF if brand in _AVIF_BRANDS else VIDEO
     if head.startswith(b"\x1aE\xdf\xa3"):  # Matroska and WebM
         return VIDEO
     return None
@@ -397,8 +397,13 @@ _PILLOW_INFO = {"xmp": XMP, "XML:com.adobe.xmp": XMP, "comment": COMMENT, "photo
 
 
 def _pillow_carried(data: bytes) -> set[str]:
-    register_heif()
-    with Image.open(io.BytesIO(data)) as image:
+    if is_heif(data[:12]):
+        register_heif()
+    with warnings.catch_warnings():
+        # Only the header is read here; the pixel limit is judged apart (``opened_within``).
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        opened = Image.open(io.BytesIO(data))
+    with opened as image:
         exif = image.getexif()
         labels = exif_labels(exif.tobytes()) if len(exif) else set()
         for key, label in _PILLOW_INFO.items():
@@ -410,7 +415,6 @@ def _pillow_carried(data: bytes) -> set[str]:
 
 
 def _pillow_stripped(data: bytes, kind: str, max_pixels: int) -> bytes:
-    register_heif()
     with opened_within(io.BytesIO(data), max_pixels) as image:
         if getattr(image, "n_frames", 1) > 1:
             raise CannotStrip(f"an animated {kind} cannot be cleaned without losing its "
@@ -487,7 +491,8 @@ def picture_labels(data: bytes) -> tuple[str, ...]:
                                                                               _pillow_carried)
     try:
         labels = reader(data)
-    except (CannotStrip, OSError, SyntaxError, ValueError, zlib.error):
+    except (CannotStrip, OSError, SyntaxError, ValueError, zlib.error,
+            Image.DecompressionBombError):
         labels = {UNREADABLE}
     return _in_order(labels)
 
