@@ -2,6 +2,7 @@
 
     python publish.py new "Title" --territory "Sierra Norte" --lang es
     python publish.py check
+    python publish.py clean-media [PATHS] [--dry-run]
     python publish.py build [-s publishconf.py] [-o output]
     python publish.py serve [--build] [--port 8000]
 """

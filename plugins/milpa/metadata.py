@@ -393,7 +393,7 @@ def _webp_stripped(data: bytes) -> bytes:
 
 # --- Formats Pillow re-encodes --------------------------------------------------------------
 
-_PILLOW_INFO = {"xmp": XMP, "XML:com.adobe.xmp": XMP, "comment": COMMENT, "photoshop": IPTC}
+_PILLOW_INFO = {"comment": COMMENT, "photoshop": IPTC}
 
 
 def _pillow_carried(data: bytes) -> set[str]:
@@ -406,19 +406,18 @@ def _pillow_carried(data: bytes) -> set[str]:
     with opened as image:
         exif = image.getexif()
         labels = exif_labels(exif.tobytes()) if len(exif) else set()
-        for key, label in _PILLOW_INFO.items():
-            value = image.info.get(key)
-            if value:
-                labels |= _xmp_labels(value if isinstance(value, bytes) else str(value).encode()) \
-                    if label == XMP else {label}
+        labels |= {label for key, label in _PILLOW_INFO.items() if image.info.get(key)}
+        xmp = image.info.get("xmp")
+        if xmp:
+            labels |= _xmp_labels(xmp if isinstance(xmp, bytes) else str(xmp).encode())
     return labels
 
 
 def _pillow_stripped(data: bytes, kind: str, max_pixels: int) -> bytes:
     with opened_within(io.BytesIO(data), max_pixels) as image:
         if getattr(image, "n_frames", 1) > 1:
-            raise CannotStrip(f"an animated {kind} cannot be cleaned without losing its "
-                              "frames: export it again without metadata")
+            raise CannotStrip(f"an animated or many-page {kind} cannot be cleaned without "
+                              "losing frames: export it again without metadata")
         upright = ImageOps.exif_transpose(image)  # applies the orientation and drops the tag
         clean = upright.copy()
     # Only what drawing the picture needs travels to the new file.
@@ -458,18 +457,19 @@ def video_labels(path: Path) -> set[str]:
     (attached pictures, data such as GPS tracks, subtitles), read by PyAV."""
     import av  # loaded only when a video is looked at
 
+    keys: list[str] = []
+    labels: set[str] = set()
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            labels = {_video_tag_label(key) for key in container.metadata}
+            keys += container.metadata
             for stream in container.streams:
-                labels |= {_video_tag_label(key) for key in stream.metadata}
+                keys += stream.metadata
                 attached = stream.disposition & av.stream.Disposition.attached_pic
                 if stream.type not in ("video", "audio") or attached:
                     labels.add(STREAMS)
     except (av.FFmpegError, OSError):
         return {UNREADABLE}
-    labels.discard(None)
-    return labels  # type: ignore[return-value]
+    return labels | {label for key in keys if (label := _video_tag_label(key))}
 
 
 # --- The two questions ----------------------------------------------------------------------
