@@ -313,6 +313,10 @@ def test_the_public_hook_names_a_declared_console_script() -> None:
     hooks = (ROOT / ".pre-commit-hooks.yaml").read_text()
     assert "- id: milpa-media-metadata" in hooks and "entry: milpa-media-check" in hooks
     assert 'milpa-media-check = "milpa.commit_hook:main"' in (ROOT / "pyproject.toml").read_text()
+    for kind, name in (("manifest", ".pre-commit-hooks.yaml"),
+                       ("config", ".pre-commit-config.yaml")):
+        subprocess.run([sys.executable, "-m", "pre_commit", f"validate-{kind}", str(ROOT / name)],
+                       check=True, capture_output=True, timeout=60)
 
 
 def test_the_demo_content_is_clean() -> None:
