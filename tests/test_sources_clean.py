@@ -74,6 +74,11 @@ def heic_with_exif(path: Path) -> Path:
     return path
 
 
+def avif_with_exif(path: Path) -> Path:
+    _picture().save(path, "AVIF", exif=_exif().tobytes())
+    return path
+
+
 def video_with_location(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4") as container:
@@ -130,6 +135,7 @@ def tainted(site: MiniSite) -> dict[str, Path]:
         "png": png_with_text(photos / "screen.png"),
         "webp": webp_with_exif(photos / "shared.webp"),
         "heic": heic_with_exif(photos / "iphone.heic"),
+        "avif": avif_with_exif(photos / "modern.avif"),
         "txt": notes,
         "video": video_with_location(site.content / "media/walk.mp4"),
     }
@@ -158,6 +164,8 @@ def test_check_names_every_file_that_carries_metadata_by_its_content(
         "or model, XMP metadata",
         "content/photos/iphone.heic": "carries GPS position, camera serial number, camera "
         "make or model",
+        "content/photos/modern.avif": "carries GPS position, camera serial number, camera "
+        "make or model",
         "content/extra/notes.txt": "carries GPS position, camera serial number",
         "content/media/walk.mp4": "carries GPS position, comment or description (the build "
         "re-encodes videos",
@@ -183,8 +191,8 @@ def test_clean_media_strips_in_place_without_touching_the_pictures(
         in result.output
     assert "content/photos/iphone.heic: removed GPS position, camera serial number, camera " \
         "make or model; re-encoded by Pillow" in result.output
-    assert "Cleaned 6 file(s); 0 already clean; 1 could not be cleaned" in result.output
-    for name in ("jpeg", "png", "webp", "heic", "txt"):
+    assert "Cleaned 7 file(s); 0 already clean; 1 could not be cleaned" in result.output
+    for name in ("jpeg", "png", "webp", "heic", "avif", "txt"):
         assert image_leaks(tainted[name], SECRETS) == [], name
     # Not re-encoded: the same picture, bit for bit once decoded.
     for name in ("jpeg", "png", "webp", "txt", "upright"):
