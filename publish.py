@@ -2,6 +2,7 @@
 
     python publish.py new "Title" --territory "Sierra Norte" --lang es
     python publish.py check
+    python publish.py clean-media [PATHS] [--dry-run]
     python publish.py build [-s publishconf.py] [-o output]
     python publish.py serve [--build] [--port 8000]
 """
@@ -25,10 +26,12 @@ import click
 from markupsafe import Markup
 
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
+from milpa.checks import media_files
 from milpa.csvfiles import followers_csv, read_domain_blocks
-from milpa.images import PHOTO_SUFFIXES, stripped_copy
+from milpa.images import PHOTO_SUFFIXES, ImageTooLarge, stripped_copy
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
+from milpa.metadata import CannotStrip, stripped
 from milpa.references import relative_to_cwd
 from milpa.replies import Reply
 from milpa.sanitize import plain_text
@@ -144,6 +147,47 @@ def check_command(settings: dict[str, Any]) -> None:
     content = Path(settings["PATH"])
     count = sum(1 for _ in content.rglob("*.md"))
     click.echo(f"Checked {count} files in {content}: no problems.")
+
+
+@cli.command("clean-media")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
+@settings_options
+def clean_media_command(settings: dict[str, Any], paths: tuple[Path, ...],
+                        dry_run: bool) -> None:
+    """Remove location, device and personal metadata from photos, in place [default: every
+    photo under content/]. JPEG, PNG and WebP keep their pictures bit for bit."""
+    limit = setting(settings, "MILPA_MAX_IMAGE_PIXELS")
+    counts = Counter()
+    for found in media_files(paths or [Path(settings["PATH"])]):
+        name = relative_to_cwd(found.path)
+        if not found:
+            counts["clean"] += 1
+            continue
+        carries = ", ".join(found.labels)
+        try:
+            data, note = stripped(found.path.read_bytes(), limit)
+        except (CannotStrip, ImageTooLarge) as error:
+            click.echo(f"{name}: {'would not be' if dry_run else 'not'} cleaned, {error} "
+                       f"(it carries {carries})", err=True)
+            counts["refused"] += 1
+            continue
+        if dry_run:
+            click.echo(f"{name}: would remove {carries}" + (f"; {note}" if note else ""))
+            counts["to clean"] += 1
+            continue
+        mode = found.path.stat().st_mode
+        write_atomically(found.path, data)
+        found.path.chmod(mode)
+        click.echo(f"{name}: removed {carries}" + (f"; {note}" if note else ""))
+        counts["cleaned"] += 1
+    verb = "Would clean" if dry_run else "Cleaned"
+    summary = (f"{verb} {counts['to clean' if dry_run else 'cleaned']} file(s); "
+               f"{counts['clean']} already clean")
+    if counts["refused"]:
+        raise click.ClickException(f"{summary}; {counts['refused']} could not be cleaned "
+                                   "(see above).")
+    click.echo(f"{summary}.")
 
 
 @cli.command("new")
@@ -517,11 +561,22 @@ def _import(settings: dict[str, Any], archive: Path,
         click.echo(f"Would import {len(new)} stories ({sum(len(s.photos) for s in new)} "
                    f"photos); {len(stories) - len(new)} already here.")
         return
+    # The archive's photos still carry what the phone put in them: clean them all before
+    # writing anything, so a photo that cannot be cleaned leaves nothing half-imported.
+    limit = setting(settings, "MILPA_MAX_IMAGE_PIXELS")
+    clean = {}
+    for story in new:
+        for name, _alt, data in story.photos:
+            try:
+                clean[story.key, name] = stripped(data, limit)[0]
+            except (CannotStrip, ImageTooLarge) as error:
+                raise click.ClickException(f"{archive}: photo {name}: {error}. Nothing was "
+                                           "imported.") from None
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     with click.progressbar(new, label="Importing", file=sys.stderr) as progress:
         for story in progress:
-            for name, _alt, data in story.photos:
-                write_atomically(photos / f"{story.key}-{name}", data)
+            for name, _alt, _data in story.photos:
+                write_atomically(photos / f"{story.key}-{name}", clean[story.key, name])
             store.mark_imported(f"{story.lang}/{story.slug}")
             write_atomically(folder / f"{story.slug}.md", story_markdown(
                 story, territory, author, "../../photos/imported").encode())

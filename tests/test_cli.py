@@ -88,6 +88,9 @@ def test_check_reports_each_problem_as_path_line_message(site: MiniSite) -> None
     lines = result.output.splitlines()
     assert result.exit_code == 1
     expected = [
+        "content/photos/big.jpg: carries GPS position, camera serial number, camera make or "
+        "model, comment or description, XMP metadata (run: python publish.py clean-media "
+        "content/photos/big.jpg)",
         "content/stories/broken.md:2: Date: '2026-02-30' is not a date (write YYYY-MM-DD HH:MM)",
         "content/stories/broken.md:4: 'spanish!' is not a BCP 47 language tag "
         "(for example es, en, quc, nah)",
@@ -103,7 +106,7 @@ def test_check_reports_each_problem_as_path_line_message(site: MiniSite) -> None
         "content/stories/untitled.md:1: missing title: add 'Title: …'",
     ]
     assert lines[: len(expected)] == expected
-    assert lines[-1] == "9 problem(s) in 2 file(s); 8 would stop the build."
+    assert lines[-1] == "10 problem(s) in 3 file(s); 8 would stop the build."
 
 
 def test_check_flags_expired_stories_and_oversize_photos_without_blocking_build(

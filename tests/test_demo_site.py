@@ -126,11 +126,9 @@ def test_page_weight_budgets(demo_output: Path) -> None:
 
 
 def test_no_metadata_survives_in_any_published_file(demo_output: Path) -> None:
+    # What the demo's photo and video carried before they were cleaned (tests that need
+    # tainted sources make their own: conftest.photo_with_secrets).
     secrets = (b"SN-4417-PRIVATE", b"PhoneMaker", b"17.0654", b"Model X12")
-    # The sources do carry them, so a clean output means they were removed.
-    assert image_leaks(ROOT / "content/photos/weavers.jpg", secrets)
-    source_video = ROOT / "content/media/radio-first-broadcast.mp4"
-    assert {"location", "comment"} <= set(video_tags(source_video))
     leaks = {}
     for path in demo_output.rglob("*"):
         if path.suffix in (".jpg", ".webp", ".png"):

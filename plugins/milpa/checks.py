@@ -5,6 +5,12 @@ problem that would publish a broken or unsafe page remains (``blocks_build``). E
 stories, oversize sources and links to missing stories do not block a build: the build
 leaves expired stories out, shrinks photos anyway, and a link can break when the story it
 points at expires, which must not stop the next scheduled build.
+
+Every media file under content/ (found by its bytes, whatever its name) is looked at too:
+metadata that would travel with the repository (GPS, serial numbers, names) is reported as
+``path: carries …`` but does not block the build, which re-encodes every published photo
+and video and so never publishes it; a picture over the pixel limit blocks the build,
+before anything is decoded.
 """
 
 from __future__ import annotations
@@ -12,14 +18,15 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .frontmatter import FrontMatter, read_front_matter
-from .images import PHOTO_SUFFIXES
+from .images import PHOTO_SUFFIXES, ImageTooLarge, opened_within
 from .languages import is_valid_tag
+from .metadata import UNREADABLE, VIDEO, Carried, carried
 from .references import is_remote, relative_to_cwd, resolve
 from .settings import now, setting, site_zone
 from .stories import ALIASES, FIELDS, KNOWN_KEYS, expiry_time, parse_bool, parse_date
@@ -43,7 +50,32 @@ class Problem:
     blocks_build: bool = True
 
     def __str__(self) -> str:
-        return f"{relative_to_cwd(self.path)}:{self.line}: {self.message}"
+        # Line 0: the file as a whole (a photo), not a line in it.
+        where = f":{self.line}" if self.line else ""
+        return f"{relative_to_cwd(self.path)}{where}: {self.message}"
+
+
+def metadata_message(found: Carried) -> str:
+    """What ``check`` and the pre-commit hook say about a file that gives something away."""
+    if found.labels == (UNREADABLE,):
+        return "could not be read to look for metadata: is it damaged? Export it again"
+    carries = ", ".join(found.labels)
+    if found.kind == VIDEO:
+        return (f"carries {carries} (the build re-encodes videos, but this original is "
+                "in git: export a copy without metadata and commit that instead)")
+    return (f"carries {carries} (run: python publish.py clean-media "
+            f"{relative_to_cwd(found.path)})")
+
+
+def media_files(paths: Iterable[Path]) -> Iterator[Carried]:
+    """Every photo or video named or under a folder named, by content, with what it
+    carries; other files are passed over."""
+    for named in paths:
+        files = sorted(p for p in named.rglob("*") if p.is_file()) if named.is_dir() else [named]
+        for path in files:
+            found = carried(path)
+            if found is not None:
+                yield found
 
 
 @dataclass(frozen=True)
@@ -102,6 +134,7 @@ class SiteCheck:
         self.zone = site_zone(settings)
         self.now = now(settings)
         self.max_bytes = setting(settings, "MILPA_MAX_SOURCE_IMAGE_BYTES")
+        self.max_pixels = setting(settings, "MILPA_MAX_IMAGE_PIXELS")
         self.problems: list[Problem] = []
         story_paths = list(markdown_files(self.root, settings.get("ARTICLE_PATHS", [""])))
         page_paths = list(markdown_files(self.root, settings.get("PAGE_PATHS", ["pages"])))
@@ -123,7 +156,23 @@ class SiteCheck:
             self.check_media(source)
             self.check_links(source)
         self.check_slugs()
+        self.check_media_files()
         return sorted(self.problems)
+
+    def check_media_files(self) -> None:
+        for found in media_files([self.root]):
+            if found:
+                self.problems.append(Problem(found.path, 0, metadata_message(found),
+                                             blocks_build=False))
+            if found.kind == VIDEO:
+                continue
+            try:
+                with opened_within(found.path, self.max_pixels):
+                    pass
+            except ImageTooLarge as error:
+                self.problems.append(Problem(found.path, 0, str(error)))
+            except (OSError, SyntaxError, ValueError):
+                pass  # reported above as unreadable, or a format Pillow does not know
 
     def check_header(self, source: Source) -> None:
         header = source.header

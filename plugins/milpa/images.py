@@ -13,10 +13,13 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from functools import lru_cache
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from functools import cache, lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import blurhash
 from PIL import Image, ImageOps
@@ -27,6 +30,68 @@ _EXTENSIONS = {WEBP: "webp", JPEG: "jpg"}
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff"})
 # Bump when the pipeline changes what it writes, so cached renditions are redone.
 PIPELINE_VERSION = 1
+# The largest picture decoded (MILPA_MAX_IMAGE_PIXELS): 50 megapixels is a big camera's
+# photo and about 150 MB once decoded; a few-KB PNG can claim far more.
+DEFAULT_MAX_PIXELS = 50_000_000
+# Pillow's own guard, for any path that opens an image without ours: it warns above this
+# and refuses above twice this (see ``opened_within`` for the message users see).
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
+
+
+class ImageTooLarge(Image.DecompressionBombError):
+    """A picture with more pixels than the limit; refused before it is decoded."""
+
+
+def too_large_message(width: int, height: int, max_pixels: int) -> str:
+    return (f"{width}×{height} is {width * height / 1e6:.0f} megapixels, over the "
+            f"{max_pixels / 1e6:.0f} megapixel limit (MILPA_MAX_IMAGE_PIXELS): shrink it "
+            "before committing")
+
+
+# ISO-BMFF brands of HEIF pictures (Pillow reads AVIF itself, not these).
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"})
+
+
+@cache
+def register_heif() -> None:
+    """Teach Pillow HEIC (pillow-heif), once, and only when one is met: it costs a tenth of a
+    second and several MB to load."""
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def is_heif(head: bytes) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+
+
+@contextmanager
+def opened_within(source: Path | BinaryIO, max_pixels: int) -> Iterator[Image.Image]:
+    """The image, opened lazily (only its header is read), or ``ImageTooLarge`` when it
+    has more than ``max_pixels``: nothing is decoded before this check."""
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            head = handle.read(12)
+    else:
+        head = source.read(12)
+        source.seek(0)
+    if is_heif(head):
+        register_heif()
+    try:
+        with warnings.catch_warnings():
+            # Our limit says what is too large; Pillow's warning would only repeat it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
+    except Image.DecompressionBombError as error:
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(claimed[1]) / 1e6:.0f} megapixels" if claimed else "too many pixels"
+        ceiling = 2 * Image.MAX_IMAGE_PIXELS / 1e6
+        raise ImageTooLarge(f"{size}, more than Pillow opens ({ceiling:.0f} megapixels) and "
+                            "over MILPA_MAX_IMAGE_PIXELS: shrink it before committing") from None
+    with image:
+        if image.width * image.height > max_pixels:
+            raise ImageTooLarge(too_large_message(image.width, image.height, max_pixels))
+        yield image
 
 
 @dataclass(frozen=True)
@@ -36,9 +101,12 @@ class ImageOptions:
     jpeg_quality: int = 72
     # The smallest rendition in grayscale, for the slowest links.
     grayscale_smallest: bool = False
+    # Refuse to decode larger pictures (the limit does not change what is written).
+    max_pixels: int = field(default=DEFAULT_MAX_PIXELS, compare=False)
 
     def fingerprint(self) -> str:
-        return json.dumps([PIPELINE_VERSION, asdict(self)], sort_keys=True)
+        written = {k: v for k, v in asdict(self).items() if k != "max_pixels"}
+        return json.dumps([PIPELINE_VERSION, written], sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -116,10 +184,10 @@ def encoded(image: Image.Image, media_type: str, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def stripped_copy(source: bytes, suffix: str) -> bytes:
+def stripped_copy(source: bytes, suffix: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """The photo at full size, upright, in its own format, with nothing but pixels (for
     exports: the Markdown that names it still finds it)."""
-    with Image.open(io.BytesIO(source)) as opened:
+    with opened_within(io.BytesIO(source), max_pixels) as opened:
         image = upright(opened)
     if suffix in (".jpg", ".jpeg"):
         return encoded(image, JPEG, 90)
@@ -149,7 +217,7 @@ def safe_stem(name: str) -> str:
 def render(source: bytes, stem: str, options: ImageOptions
            ) -> tuple[ProcessedImage, dict[str, bytes]]:
     """Source image bytes → (description, {file name: encoded bytes}). Pure."""
-    with Image.open(io.BytesIO(source)) as opened:
+    with opened_within(io.BytesIO(source), options.max_pixels) as opened:
         # Let the JPEG decoder skip detail we would throw away anyway.
         opened.draft("RGB", (max(options.widths), max(options.widths)))
         image = upright(opened)

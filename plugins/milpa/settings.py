@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .images import ImageOptions
+from .images import DEFAULT_MAX_PIXELS, ImageOptions
 
 DEFAULTS: dict[str, Any] = {
     # Output folder (under OUTPUT_PATH) for photo renditions, posters and videos.
@@ -26,6 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_MEDIA_CACHE": None,
     # `check` flags source photos bigger than this, to keep the repository small.
     "MILPA_MAX_SOURCE_IMAGE_BYTES": 8_000_000,
+    # `check` and `build` refuse pictures with more pixels than this, read from the file's
+    # header before anything is decoded (a PNG of a few KB can claim a gigabyte of pixels).
+    # Pillow itself refuses anything over twice the default, whatever this says.
+    "MILPA_MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
     # The moment expiry is judged against (default: the time of the build). For tests.
     "MILPA_NOW": None,
     # Language pages: a list of languages and one page of stories per language.
@@ -124,6 +128,7 @@ def image_options(settings: Mapping[str, Any]) -> ImageOptions:
         webp_quality=setting(settings, "MILPA_IMAGE_WEBP_QUALITY"),
         jpeg_quality=setting(settings, "MILPA_IMAGE_JPEG_QUALITY"),
         grayscale_smallest=setting(settings, "MILPA_IMAGE_GRAYSCALE_SMALLEST"),
+        max_pixels=setting(settings, "MILPA_MAX_IMAGE_PIXELS"),
     )
 
 
