@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
 from pathlib import Path
 
+import av
 from PIL import Image
 
 # Markers of EXIF, XMP and IPTC blocks, whatever the container.
@@ -27,13 +26,47 @@ def image_leaks(path: Path, secrets: tuple[bytes, ...]) -> list[str]:
 
 
 def video_tags(path: Path) -> dict[str, str]:
-    probed = json.loads(subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json",
-         str(path)], capture_output=True, check=True).stdout)
-    tags = dict(probed.get("format", {}).get("tags", {}))
-    for stream in probed.get("streams", []):
-        tags.update(stream.get("tags", {}))
+    """Every metadata tag of the container and of its streams, as FFmpeg (PyAV) reads them."""
+    with av.open(str(path)) as container:
+        tags = dict(container.metadata)
+        for stream in container.streams:
+            tags.update(stream.metadata)
     return tags
+
+
+# Tags the MP4 muxer writes by itself, which say nothing about the source.
+ALLOWED_VIDEO_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "language",
+                                "handler_name"})
+
+
+def video_leaks(path: Path, secrets: tuple[bytes, ...]) -> list[str]:
+    """Why ``path`` (a published video) would leak something; empty when it is clean: any
+    stream beyond one video and one audio track, any tag but the muxer's own, any SEI NAL
+    unit (where user data hides), any secret or metadata marker in its bytes."""
+    data = path.read_bytes()
+    leaks = [f"bytes {marker!r}" for marker in (*METADATA_MARKERS, b"x264", b"Lavf")
+             if marker in data]
+    leaks += [f"secret {secret!r}" for secret in secrets if secret in data]
+    with av.open(str(path)) as container:
+        kinds = sorted(stream.type for stream in container.streams)
+        if kinds not in (["video"], ["audio", "video"]):
+            leaks.append(f"streams {kinds}")
+        video = container.streams.video[0]
+        nal_types = {nal[0] & 0x1F for packet in container.demux(video) if packet.size
+                     for nal in avcc_nal_units(bytes(packet))}
+    leaks += [f"SEI NAL units in {path.name}"] * (6 in nal_types)
+    leaks += [f"tag {name}" for name in set(video_tags(path)) - ALLOWED_VIDEO_TAGS]
+    return leaks
+
+
+def avcc_nal_units(packet: bytes) -> list[bytes]:
+    """The NAL units of an MP4 H.264 packet (each behind a 4-byte big-endian length)."""
+    units, offset = [], 0
+    while offset + 4 <= len(packet):
+        length = int.from_bytes(packet[offset:offset + 4], "big")
+        units.append(packet[offset + 4:offset + 4 + length])
+        offset += 4 + length
+    return units
 
 
 def digests(folder: Path) -> dict[str, Path]:
