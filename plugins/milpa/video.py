@@ -182,7 +182,6 @@ class _Output:
         # bitexact: no "encoder: Lavf…" tag, no library version in the file.
         self.container = av.open(str(self.path), "w", format="mp4",
                                  options={"movflags": "+faststart", "fflags": "+bitexact"})
-        self.container.metadata.clear()
         video = self.container.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
         video.codec_context.time_base = _TIME_BASE
@@ -192,10 +191,7 @@ class _Output:
         video.codec_context.options = {
             "preset": "medium", "crf": "28", "profile": "main",
             "maxrate": f"{cap}k", "bufsize": f"{2 * cap}k", "flags": "+bitexact",
-            # Never carry the source's caption or user data side data into the stream.
-            "a53cc": "0", "udu_sei": "0",
         }
-        video.metadata.clear()
         self.video = video
         # Every SEI NAL unit goes, x264's own "x264 - core … options" banner included:
         # nothing but pictures is left in the stream.
@@ -206,7 +202,6 @@ class _Output:
                                               layout=self.audio_layout)
             audio.bit_rate = 64_000 if min(self.width, self.height) <= 360 else 96_000
             audio.codec_context.options = {"flags": "+bitexact"}
-            audio.metadata.clear()
             self.audio = audio
 
     def write_video(self, frame: av.VideoFrame | None) -> None:
