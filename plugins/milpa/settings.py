@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_VIDEO_HEIGHTS": (360, 720),
     "MILPA_VIDEO_MAX_SECONDS": 600,
     "MILPA_VIDEO_MAX_PIXELS": 3840 * 2160,
-    "MILPA_VIDEO_TIMEOUT": 600,
+    "MILPA_VIDEO_TIMEOUT": 1800,
     # `check` flags source photos bigger than this, to keep the repository small.
     "MILPA_MAX_SOURCE_IMAGE_BYTES": 8_000_000,
     # The moment expiry is judged against (default: the time of the build). For tests.

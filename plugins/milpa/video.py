@@ -46,6 +46,8 @@ _GAP_TICKS = round(Fraction(1, 30) / _TIME_BASE)
 # One encoder thread: x264's output depends on its thread count, and the build promises
 # the same bytes on every machine.
 _ENCODER_THREADS = 1
+# x264's speed for size trade (bench/video.py measures it).
+_PRESET = "veryfast"
 _AUDIO_MAX_RATE = 48_000
 _EARLY_AUDIO_FRAMES = 256
 
@@ -65,7 +67,7 @@ class VideoOptions:
     heights: tuple[int, ...] = (360, 720)
     max_seconds: float = 600
     max_pixels: int = 3840 * 2160
-    timeout_seconds: float = 600
+    timeout_seconds: float = 1800
 
     def fingerprint(self) -> str:
         return json.dumps([PIPELINE_VERSION, asdict(self)], sort_keys=True)
@@ -138,24 +140,28 @@ _ROTATION_FILTERS: dict[int, tuple[tuple[str, str], ...]] = {
 }
 
 
-class _Upright:
-    """Frames turned the way the phone held them, through a filter graph per frame shape."""
+class _Pictures:
+    """Frames turned the way the phone held them and scaled to one rendition's size, by an
+    FFmpeg filter graph per source frame shape (a stream may change size midway)."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
         self._graphs: dict[tuple[int, int, str, int], av.filter.Graph] = {}
 
     def __call__(self, frame: av.VideoFrame) -> av.VideoFrame:
         rotation = round(frame.rotation) % 360
-        steps = _ROTATION_FILTERS.get(rotation)
-        if steps is None:
-            return frame
         key = (frame.width, frame.height, frame.format.name, rotation)
         graph = self._graphs.get(key)
         if graph is None:
             graph = av.filter.Graph()
             nodes = [graph.add_buffer(width=frame.width, height=frame.height,
-                                      format=frame.format, time_base=frame.time_base or _TIME_BASE)]
-            nodes += [graph.add(name, argument) for name, argument in steps]
+                                      format=frame.format, time_base=_TIME_BASE)]
+            nodes += [graph.add(name, argument)
+                      for name, argument in _ROTATION_FILTERS.get(rotation, ())]
+            # bitexact: the same pixels whichever CPU instructions this machine has.
+            nodes.append(graph.add("scale", f"{self.width}:{self.height}:"
+                                   "flags=bicubic+accurate_rnd+bitexact"))
+            nodes.append(graph.add("format", "yuv420p"))
             nodes.append(graph.add("buffersink"))
             graph.link_nodes(*nodes).configure()
             self._graphs[key] = graph
@@ -173,12 +179,14 @@ class _Output:
     has_audio: bool
     audio_rate: int
     audio_layout: str
+    pictures: _Pictures = field(init=False)
     container: Any = field(init=False)
     video: Any = field(init=False)
     audio: Any = field(init=False, default=None)
     sei_filter: Any = field(init=False)
 
     def __post_init__(self) -> None:
+        self.pictures = _Pictures(self.width, self.height)
         # bitexact: no "encoder: Lavf…" tag, no library version in the file.
         self.container = av.open(str(self.path), "w", format="mp4",
                                  options={"movflags": "+faststart", "fflags": "+bitexact"})
@@ -189,7 +197,7 @@ class _Output:
         # A cap on the bit rate keeps a busy scene from costing a slow link minutes.
         cap = round(400 * (self.width * self.height / (640 * 360)) ** 0.75)
         video.codec_context.options = {
-            "preset": "medium", "crf": "28", "profile": "main",
+            "preset": _PRESET, "crf": "28", "profile": "main",
             "maxrate": f"{cap}k", "bufsize": f"{2 * cap}k", "flags": "+bitexact",
         }
         self.video = video
@@ -204,13 +212,19 @@ class _Output:
             audio.codec_context.options = {"flags": "+bitexact"}
             self.audio = audio
 
-    def write_video(self, frame: av.VideoFrame | None) -> None:
-        for packet in self.video.encode(frame):
+    def write_video(self, frame: av.VideoFrame | None, pts: int = 0) -> av.VideoFrame | None:
+        """Encode ``frame`` (a source frame) at ``pts``; returns the picture as encoded."""
+        picture = None
+        if frame is not None:
+            picture = self.pictures(frame)
+            picture.pts, picture.time_base = pts, _TIME_BASE
+        for packet in self.video.encode(picture):
             for filtered in self.sei_filter.filter(packet):
                 self.container.mux(filtered)
         if frame is None:
             for filtered in self.sei_filter.filter(None):
                 self.container.mux(filtered)
+        return picture
 
     def write_audio(self, frame: av.AudioFrame | None) -> None:
         for packet in self.audio.encode(frame):
@@ -316,7 +330,6 @@ def _transcode_streams(container: Any, stream: Any, audio_stream: Any, folder: P
     outputs: list[_Output] = []
     # Audio decoded before the first picture waits for the encoders (a few seconds at most).
     early_audio: deque[av.AudioFrame] = deque(maxlen=_EARLY_AUDIO_FRAMES)
-    upright = _Upright()
     poster_time = Fraction(min(length / 3, 2.0))
     poster_frame: av.VideoFrame | None = None
     poster_final = False
@@ -346,16 +359,11 @@ def _transcode_streams(container: Any, stream: Any, audio_stream: Any, folder: P
         if last_pts is not None and pts - last_pts < _GAP_TICKS:
             continue
         last_pts = pts
-        turned = upright(frame)
-        # The poster is the first frame at a third of the video (at most 2 s in), or the
-        # last frame of a shorter one.
+        pictures = [output.write_video(frame, pts) for output in outputs]
+        # The poster is the largest rendition's first picture at a third of the video (at
+        # most 2 s in), or the last picture of a shorter one.
         if not poster_final:
-            poster_frame, poster_final = turned, pts * _TIME_BASE >= poster_time
-        for output in outputs:
-            picture = turned.reformat(output.width, output.height, "yuv420p",
-                                      interpolation="BICUBIC")
-            picture.pts, picture.time_base = pts, _TIME_BASE
-            output.write_video(picture)
+            poster_frame, poster_final = pictures[-1], pts * _TIME_BASE >= poster_time
     if poster_frame is None:
         raise VideoError("has no frames")
     for output in outputs:
