@@ -197,3 +197,9 @@ def test_a_refused_video_fails_the_build_with_where_and_why(mini_site: MiniSite)
         f"{mini_site.content}/stories/v.md:6: video media/clip.mp4 lasts 2 s, over the 1 s "
         "limit (MILPA_VIDEO_MAX_SECONDS): cut it shorter"]
     assert not mini_site.output.exists()
+
+
+def test_more_than_thirty_frames_a_second_are_thinned(tmp_path: Path) -> None:
+    [video] = published(clip(tmp_path / "fast.mp4", rate=60, audio=False), tmp_path / "cache")
+    with av.open(str(video)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 30
