@@ -28,6 +28,7 @@ import av.filter
 
 from .images import safe_stem
 
+# Source files taken as video (whatever they hold, what is published is MP4).
 VIDEO_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".webm": "video/webm"}
 MP4 = "video/mp4"
 # PyAV bundles FFmpeg; a build of it without these encoders cannot publish a video.
@@ -290,6 +291,8 @@ def transcode(source: Path, folder: Path, stem: str, options: VideoOptions
 def _decoded(container: Any, streams: list[Any], options: VideoOptions, deadline: float
              ) -> Iterator[av.VideoFrame | av.AudioFrame]:
     """Frames of the chosen streams, refused as soon as one breaks a limit."""
+    # Where each stream starts: a file's timestamps need not begin at zero.
+    starts: dict[int, float] = {}
     try:
         for packet in container.demux(*streams):
             for frame in packet.decode():
@@ -297,7 +300,8 @@ def _decoded(container: Any, streams: list[Any], options: VideoOptions, deadline
                     raise VideoError(f"took more than {duration_text(options.timeout_seconds)} to "
                                      "re-encode (MILPA_VIDEO_TIMEOUT): cut it shorter")
                 # The header may lie: what the frames say counts.
-                if frame.time is not None and frame.time > options.max_seconds:
+                start = starts.setdefault(packet.stream.index, frame.time or 0.0)
+                if frame.time is not None and frame.time - start > options.max_seconds:
                     raise VideoError(f"runs past the {duration_text(options.max_seconds)} limit "
                                      "(MILPA_VIDEO_MAX_SECONDS): cut it shorter")
                 if (isinstance(frame, av.VideoFrame)
