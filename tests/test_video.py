@@ -58,14 +58,17 @@ def test_cover_art_is_neither_copied_nor_taken_for_the_video(tmp_path: Path) -> 
     assert streams_of(video) == [("video", 160, 90)]
 
 
-@pytest.mark.parametrize(("rotation", "red_corner"), [(90, "bottom left"), (-90, "top right")])
+@pytest.mark.parametrize(("rotation", "red_corner", "size"), [
+    (90, "bottom left", (90, 160)), (-90, "top right", (90, 160)),
+    (180, "bottom right", (160, 90))])
 def test_a_phone_video_held_upright_stays_upright(tmp_path: Path, rotation: int,
-                                                  red_corner: str) -> None:
+                                                  red_corner: str, size: tuple[int, int]
+                                                  ) -> None:
     """The display matrix is applied to the pixels, as FFmpeg's players do; the block in the
     source's top-left corner lands where the turned picture puts it."""
     [video] = published(clip(tmp_path / "phone.mp4", rotation=rotation), tmp_path / "cache")
     image = first_frame(video)
-    assert image.size == (90, 160)
+    assert image.size == size
     corners = {"top left": (4, 4), "top right": (image.width - 5, 4),
                "bottom left": (4, image.height - 5), "bottom right": (image.width - 5,
                                                                       image.height - 5)}
