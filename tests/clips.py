@@ -40,10 +40,12 @@ def _tone(stream: av.audio.stream.AudioStream, start: int, samples: int) -> av.A
 
 
 def clip(path: Path, size: tuple[int, int] = (160, 90), seconds: float = 1.0, rate: int = 8,
-         audio: bool = True, rotation: int = 0, sei: bytes | None = None) -> Path:
+         audio: bool = True, rotation: int = 0, sei: bytes | None = None,
+         subtitle: bytes | None = None) -> Path:
     """An H.264 + AAC MP4 with a location and a device serial in its container metadata;
     with ``rotation``, a display matrix as phones write; with ``sei``, that text in an SEI
-    user data NAL unit before every frame (as some cameras and apps write GPS)."""
+    user data NAL unit before every frame (as some cameras and apps write GPS); with
+    ``subtitle``, a subtitle track (mov_text) saying it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4") as container:
         container.metadata.update({"location": GPS_ISO6709, "comment": "device SN-9"})
@@ -53,6 +55,12 @@ def clip(path: Path, size: tuple[int, int] = (160, 90), seconds: float = 1.0, ra
         if rotation:
             video.set_display_rotation(rotation)
         sound = container.add_stream("aac", rate=22050, layout="mono") if audio else None
+        if subtitle:
+            captions = container.add_mux_stream("mov_text")
+            cue = av.Packet(len(subtitle).to_bytes(2, "big") + subtitle)
+            cue.pts = cue.dts = 0
+            cue.duration, cue.time_base, cue.stream = 1000, Fraction(1, 1000), captions
+            container.mux(cue)
         frames = round(seconds * rate)
         for index in range(frames):
             frame = av.VideoFrame.from_image(picture(size, index))

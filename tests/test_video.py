@@ -14,7 +14,14 @@ from bs4 import BeautifulSoup
 from milpa.video import VideoCache, VideoError, VideoOptions, duration_text, target_heights
 from milpa_site.build import BuildFailed
 
-from .clips import GPS_TEXT, clip, clip_with_cover_art, first_frame, mjpeg_mov_with_exif
+from .clips import (
+    GPS_TEXT,
+    clip,
+    clip_with_cover_art,
+    first_frame,
+    mjpeg_mov_with_exif,
+    picture,
+)
 from .conftest import SECRET_SERIAL, MiniSite, story
 from .privacy import digests, video_leaks, video_tags
 
@@ -39,6 +46,31 @@ def test_gps_in_h264_sei_user_data_does_not_survive(tmp_path: Path) -> None:
     assert "location" in video_tags(source) and "comment" in video_tags(source)
     for video in published(source, tmp_path / "cache"):
         assert video_leaks(video, SECRETS) == []
+
+
+def test_a_subtitle_track_is_left_behind(tmp_path: Path) -> None:
+    source = clip(tmp_path / "captioned.mp4", subtitle=GPS_TEXT)
+    assert [kind for kind, _, _ in streams_of(source)] == ["video", "audio", "subtitle"]
+    assert GPS_TEXT in source.read_bytes()
+    [video] = published(source, tmp_path / "cache")
+    assert video_leaks(video, SECRETS) == []
+
+
+def test_a_webm_source_becomes_an_mp4(tmp_path: Path) -> None:
+    source = tmp_path / "clip.webm"
+    with av.open(str(source), "w", format="webm") as container:
+        container.metadata["location"] = "+17.0654-096.7236/"
+        stream = container.add_stream("libvpx-vp9", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
+        for index in range(8):
+            frame = av.VideoFrame.from_image(picture((160, 90), index))
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert b"17.0654" in source.read_bytes()
+    [video] = published(source, tmp_path / "cache")
+    assert video.suffix == ".mp4" and streams_of(video) == [("video", 160, 90)]
+    assert video_leaks(video, SECRETS) == []
 
 
 def test_exif_gps_inside_motion_jpeg_frames_does_not_survive(tmp_path: Path) -> None:
