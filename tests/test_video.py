@@ -113,6 +113,7 @@ def test_renditions_by_short_edge_never_enlarged(tmp_path: Path) -> None:
     assert target_heights(1080, (360, 720)) == [360, 720]
     assert target_heights(500, (360, 720)) == [360, 500]
     assert target_heights(180, (360, 720)) == [180]
+    assert target_heights(180, ()) == [180]
     source = clip(tmp_path / "wide.mp4", size=(320, 180))
     videos = published(source, tmp_path / "cache", VideoOptions(heights=(90, 360)))
     assert [streams_of(v) for v in videos] == [[("video", 160, 90), ("audio", 0, 0)],

@@ -117,7 +117,7 @@ class ProcessedVideo:
 def target_heights(short_edge: int, heights: tuple[int, ...]) -> list[int]:
     """Short edges to render: the configured ones below the source's, never an upscale."""
     chosen = sorted(h for h in heights if h < short_edge)
-    if short_edge <= max(heights):
+    if short_edge <= max(heights, default=short_edge):
         chosen.append(short_edge)
     return chosen or [short_edge]
 
