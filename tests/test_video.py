@@ -73,6 +73,28 @@ def test_a_webm_source_becomes_an_mp4(tmp_path: Path) -> None:
     assert video_leaks(video, SECRETS) == []
 
 
+def test_an_iphone_style_hevc_mov_comes_out_upright_and_clean(tmp_path: Path) -> None:
+    """What an iPhone records by default: 10-bit HEVC in a .mov, a location in its
+    metadata, a display matrix for a portrait shot."""
+    source = tmp_path / "IMG_0042.MOV"
+    with av.open(str(source), "w", format="mov") as container:
+        container.metadata["location"] = "+17.0654-096.7236/"
+        stream = container.add_stream("libx265", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p10le"
+        stream.codec_context.options = {"x265-params": "log-level=error"}
+        stream.set_display_rotation(-90)
+        for index in range(8):
+            frame = av.VideoFrame.from_image(picture((160, 90), index)).reformat(
+                format="yuv420p10le")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    assert b"17.0654" in source.read_bytes()
+    [video] = published(source, tmp_path / "cache")
+    assert streams_of(video) == [("video", 90, 160)]
+    assert video_leaks(video, SECRETS) == []
+
+
 def test_exif_gps_inside_motion_jpeg_frames_does_not_survive(tmp_path: Path) -> None:
     source = mjpeg_mov_with_exif(tmp_path / "camera.mov")
     assert b"Exif\x00\x00" in source.read_bytes() and SECRET_SERIAL.encode() in source.read_bytes()
