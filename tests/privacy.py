@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import av
@@ -34,9 +35,12 @@ def video_tags(path: Path) -> dict[str, str]:
     return tags
 
 
-# Tags the MP4 muxer writes by itself, which say nothing about the source.
+# Tags the MP4 and WebM muxers write by themselves, which say nothing about the source:
+# the MP4 brand and track handlers, each WebM track's length, and WebM's muxing app
+# ("Lavf", with no version when bit-exact).
 ALLOWED_VIDEO_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "language",
-                                "handler_name"})
+                                "handler_name", "DURATION"})
+ALLOWED_VIDEO_TAG_VALUES = frozenset({("encoder", "Lavf")})
 
 
 def video_leaks(path: Path, secrets: tuple[bytes, ...]) -> list[str]:
@@ -44,18 +48,23 @@ def video_leaks(path: Path, secrets: tuple[bytes, ...]) -> list[str]:
     stream beyond one video and one audio track, any tag but the muxer's own, any SEI NAL
     unit (where user data hides), any secret or metadata marker in its bytes."""
     data = path.read_bytes()
-    leaks = [f"bytes {marker!r}" for marker in (*METADATA_MARKERS, b"x264", b"Lavf")
-             if marker in data]
+    leaks = [f"bytes {marker!r}" for marker in (*METADATA_MARKERS, b"x264") if marker in data]
+    # FFmpeg's version (Matroska names "Lavf" as its muxing app, with no number: fine).
+    leaks += [f"version {found!r}" for found in re.findall(rb"Lav[fc]\d+\.\d+", data)]
     leaks += [f"secret {secret!r}" for secret in secrets if secret in data]
     with av.open(str(path)) as container:
         kinds = sorted(stream.type for stream in container.streams)
         if kinds not in (["video"], ["audio", "video"]):
             leaks.append(f"streams {kinds}")
         video = container.streams.video[0]
-        nal_types = {nal[0] & 0x1F for packet in container.demux(video) if packet.size
+        h264 = video.codec_context.name == "h264"
+        nal_types = {nal[0] & 0x1F for packet in container.demux(video) if packet.size and h264
                      for nal in avcc_nal_units(bytes(packet))}
+        tags = [*container.metadata.items(),
+                *(item for stream in container.streams for item in stream.metadata.items())]
     leaks += [f"SEI NAL units in {path.name}"] * (6 in nal_types)
-    leaks += [f"tag {name}" for name in set(video_tags(path)) - ALLOWED_VIDEO_TAGS]
+    leaks += [f"tag {name}={value}" for name, value in tags
+              if name not in ALLOWED_VIDEO_TAGS and (name, value) not in ALLOWED_VIDEO_TAG_VALUES]
     return leaks
 
 

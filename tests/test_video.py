@@ -150,8 +150,10 @@ def test_a_silent_video_stays_silent(tmp_path: Path) -> None:
 
 def test_the_same_source_gives_the_same_bytes(tmp_path: Path) -> None:
     source = clip(tmp_path / "clip.mp4", sei=GPS_TEXT)
-    first = published(source, tmp_path / "one")
-    second = published(source, tmp_path / "two")
+    both = VideoOptions(heights=(360,), webm=True)
+    first = published(source, tmp_path / "one", both)
+    second = published(source, tmp_path / "two", both)
+    assert [p.suffix for p in first] == [".mp4", ".webm"]
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 
 
@@ -244,6 +246,19 @@ def test_a_story_video_is_reencoded_and_says_what_it_costs(mini_site: MiniSite) 
                 and any(secret in p.read_bytes() for secret in SECRETS)]
     assert set(digests(mini_site.content)) & set(digests(mini_site.output)) == set()
     assert source.is_file()
+
+
+def test_a_webm_beside_each_mp4_when_asked(mini_site: MiniSite) -> None:
+    clip(mini_site.content / "media/clip.mp4", size=(320, 180), sei=GPS_TEXT)
+    mini_site.add("stories/v.md", story("Video", "![The assembly, singing](media/clip.mp4)"))
+    mini_site.build(MILPA_VIDEO_HEIGHTS=(90,), MILPA_VIDEO_WEBM=True)
+    page = BeautifulSoup(mini_site.read("stories/video/index.html"), "html.parser")
+    sources = page.select("figure.video video source")
+    assert [s["type"] for s in sources] == ["video/webm", "video/mp4"]
+    webm, mp4 = (mini_site.output / s["src"].lstrip("/") for s in sources)
+    assert streams_of(webm) == streams_of(mp4) == [("video", 160, 90), ("audio", 0, 0)]
+    assert video_leaks(webm, SECRETS) == [] and video_leaks(mp4, SECRETS) == []
+    assert [a["href"] for a in page.select("figcaption a[download]")] == [sources[1]["src"]]
 
 
 def test_a_refused_video_fails_the_build_with_where_and_why(mini_site: MiniSite) -> None:

@@ -31,10 +31,12 @@ from .images import safe_stem
 # Source files taken as video (whatever they hold, what is published is MP4).
 VIDEO_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".webm": "video/webm"}
 MP4 = "video/mp4"
+WEBM = "video/webm"
 # PyAV bundles FFmpeg; a build of it without these encoders cannot publish a video.
-_ENCODERS = ("libx264", "aac")
+_ENCODERS = ("libx264", "aac", "libvpx-vp9", "libopus")
 FFMPEG_MISSING = (
-    "needs PyAV with the libx264 and aac encoders to re-encode it; reinstall PyAV "
+    "needs PyAV with the libx264, aac, libvpx-vp9 and libopus encoders to re-encode it; "
+    "reinstall PyAV "
     "(pip install --force-reinstall av) or remove the video"
 )
 # Bump when the recipe changes what it writes, so cached renditions are redone.
@@ -69,6 +71,8 @@ class VideoOptions:
     max_seconds: float = 600
     max_pixels: int = 3840 * 2160
     timeout_seconds: float = 1800
+    # A VP9 + Opus WebM beside each MP4: about half the bytes, twice the encoding time.
+    webm: bool = False
 
     def fingerprint(self) -> str:
         return json.dumps([PIPELINE_VERSION, asdict(self)], sort_keys=True)
@@ -80,6 +84,7 @@ class VideoRendition:
     width: int
     height: int
     size: int
+    media_type: str = MP4
 
 
 @dataclass(frozen=True)
@@ -89,29 +94,40 @@ class ProcessedVideo:
     duration: float  # seconds
     renditions: tuple[VideoRendition, ...]
     poster: str  # file name of the poster frame (PNG) in the cache entry
-    media_type: str = MP4
 
-    # The page plays the smallest rendition; the larger ones are download links.
+    def of_type(self, media_type: str) -> list[VideoRendition]:
+        return [r for r in self.renditions if r.media_type == media_type]
+
+    def same_size(self, rendition: VideoRendition, media_type: str) -> VideoRendition | None:
+        found = [r for r in self.of_type(media_type)
+                 if (r.width, r.height) == (rendition.width, rendition.height)]
+        return found[0] if found else None
+
+    # The smallest MP4, which every phone plays: what a page and a post show first.
     @property
     def name(self) -> str:
-        return self.renditions[0].name
+        return self.of_type(MP4)[0].name
+
+    @property
+    def media_type(self) -> str:
+        return MP4
 
     @property
     def size(self) -> int:
-        return self.renditions[0].size
+        return self.of_type(MP4)[0].size
 
     @property
     def width(self) -> int:
-        return self.renditions[0].width
+        return self.of_type(MP4)[0].width
 
     @property
     def height(self) -> int:
-        return self.renditions[0].height
+        return self.of_type(MP4)[0].height
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProcessedVideo:
         renditions = tuple(VideoRendition(**r) for r in data["renditions"])
-        return cls(data["duration"], renditions, data["poster"], data["media_type"])
+        return cls(data["duration"], renditions, data["poster"])
 
 
 def target_heights(short_edge: int, heights: tuple[int, ...]) -> list[int]:
@@ -175,6 +191,7 @@ class _Output:
     """One rendition being written: its container, encoders and SEI filter."""
 
     path: Path
+    media_type: str
     width: int
     height: int
     has_audio: bool
@@ -188,27 +205,32 @@ class _Output:
 
     def __post_init__(self) -> None:
         self.pictures = _Pictures(self.width, self.height)
-        # bitexact: no "encoder: Lavf…" tag, no library version in the file.
-        self.container = av.open(str(self.path), "w", format="mp4",
-                                 options={"movflags": "+faststart", "fflags": "+bitexact"})
-        video = self.container.add_stream("libx264", rate=30)
+        mp4 = self.media_type == MP4
+        # bitexact: no "encoder: Lavf…" tag, no library version, no date, no random id.
+        self.container = av.open(
+            str(self.path), "w", format="mp4" if mp4 else "webm",
+            options={"fflags": "+bitexact", **({"movflags": "+faststart"} if mp4 else {})})
+        video = self.container.add_stream("libx264" if mp4 else "libvpx-vp9", rate=30)
         video.width, video.height, video.pix_fmt = self.width, self.height, "yuv420p"
         video.codec_context.time_base = _TIME_BASE
         video.codec_context.thread_count = _ENCODER_THREADS
         # A cap on the bit rate keeps a busy scene from costing a slow link minutes.
         cap = round(400 * (self.width * self.height / (640 * 360)) ** 0.75)
-        video.codec_context.options = {
-            "preset": _PRESET, "crf": "28", "profile": "main",
-            "maxrate": f"{cap}k", "bufsize": f"{2 * cap}k", "flags": "+bitexact",
-        }
+        video.codec_context.options = {"flags": "+bitexact", **(
+            {"preset": _PRESET, "crf": "28", "profile": "main", "maxrate": f"{cap}k",
+             "bufsize": f"{2 * cap}k"} if mp4 else
+            # libvpx: constrained quality (the rate is its ceiling), "good" at its faster
+            # speed (bench/video.py).
+            {"crf": "36", "b": f"{cap}k", "deadline": "good", "cpu-used": "4", "row-mt": "0"})}
         self.video = video
         # Every SEI NAL unit goes, x264's own "x264 - core … options" banner included:
-        # nothing but pictures is left in the stream.
-        self.sei_filter = av.bitstream.BitStreamFilterContext("filter_units=remove_types=6",
-                                                              video)
+        # nothing but pictures is left in the stream. (VP9 has no such units.)
+        self.sei_filter = av.bitstream.BitStreamFilterContext(
+            "filter_units=remove_types=6" if mp4 else "null", video)
         if self.has_audio:
-            audio = self.container.add_stream("aac", rate=self.audio_rate,
-                                              layout=self.audio_layout)
+            audio = self.container.add_stream(
+                "aac" if mp4 else "libopus", rate=self.audio_rate if mp4 else _AUDIO_MAX_RATE,
+                layout=self.audio_layout)
             audio.bit_rate = 64_000 if min(self.width, self.height) <= 360 else 96_000
             audio.codec_context.options = {"flags": "+bitexact"}
             self.audio = audio
@@ -321,10 +343,12 @@ def _renditions_for(frame: av.VideoFrame, folder: Path, stem: str, options: Vide
     audio_rate = min(audio_stream.rate or _AUDIO_MAX_RATE, _AUDIO_MAX_RATE) if audio_stream else 0
     audio_layout = "mono" if audio_stream and audio_stream.channels == 1 else "stereo"
     outputs = []
+    kinds = {MP4: "mp4", WEBM: "webm"} if options.webm else {MP4: "mp4"}
     for short_edge in target_heights(min(shown_width, shown_height), options.heights):
         width, height = scaled_size(shown_width, shown_height, short_edge)
-        outputs.append(_Output(folder / f"{stem}-{min(width, height)}p.mp4", width, height,
-                               audio_stream is not None, audio_rate, audio_layout))
+        outputs += [_Output(folder / f"{stem}-{min(width, height)}p.{extension}", media_type,
+                            width, height, audio_stream is not None, audio_rate, audio_layout)
+                    for media_type, extension in kinds.items()]
     return outputs
 
 
@@ -374,8 +398,8 @@ def _transcode_streams(container: Any, stream: Any, audio_stream: Any, folder: P
         output.close()
     poster = folder / "poster.png"
     poster_frame.to_image().save(poster, "PNG")
-    renditions = [VideoRendition(o.path.name, o.width, o.height, o.path.stat().st_size)
-                  for o in outputs]
+    renditions = [VideoRendition(o.path.name, o.width, o.height, o.path.stat().st_size,
+                                 o.media_type) for o in outputs]
     return length or float((last_pts or 0) * _TIME_BASE), renditions, poster
 
 
