@@ -217,6 +217,18 @@ def test_a_file_that_is_not_a_video_is_refused(tmp_path: Path) -> None:
     assert _refusal(source, tmp_path / "cache").startswith("could not be read as a video")
 
 
+def test_a_file_with_sound_and_no_picture_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "voice.mp4"
+    with av.open(str(source), "w", format="mp4") as container:
+        sound = container.add_stream("aac", rate=22050, layout="mono")
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+        frame.planes[0].update(bytes(4096))
+        frame.rate, frame.pts = 22050, 0
+        container.mux(sound.encode(frame))
+        container.mux(sound.encode())
+    assert _refusal(source, tmp_path / "cache") == "has no video stream"
+
+
 def test_durations_read_as_people_say_them() -> None:
     assert [duration_text(s) for s in (0.2, 3, 59.6, 80, 600)] == [
         "1 s", "3 s", "1 min", "1 min 20 s", "10 min"]
