@@ -3,7 +3,8 @@
 Nothing of the source container travels: not its metadata (location, device, dates), not
 its other streams (subtitles, data, cover art), not the SEI user data inside its frames.
 Each rendition is H.264 (main profile) + AAC in an MP4 with the index first, which every
-phone plays; a poster frame goes through the photo pipeline like any photo. Work is
+phone plays (optionally also VP9 + Opus in WebM, lighter); a poster frame goes through the
+photo pipeline like any photo. Work is
 bounded: a duration limit, a frame size limit and a time limit, each with a clear refusal.
 ``VideoCache`` is the one place that reads source files and keeps results on disk.
 """
@@ -28,7 +29,8 @@ import av.filter
 
 from .images import safe_stem
 
-# Source files taken as video (whatever they hold, what is published is MP4).
+# Source files taken as video (whatever they hold, what is published is MP4, and WebM
+# when asked).
 VIDEO_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".webm": "video/webm"}
 MP4 = "video/mp4"
 WEBM = "video/webm"
@@ -36,8 +38,7 @@ WEBM = "video/webm"
 _ENCODERS = ("libx264", "aac", "libvpx-vp9", "libopus")
 FFMPEG_MISSING = (
     "needs PyAV with the libx264, aac, libvpx-vp9 and libopus encoders to re-encode it; "
-    "reinstall PyAV "
-    "(pip install --force-reinstall av) or remove the video"
+    "reinstall PyAV (pip install --force-reinstall av) or remove the video"
 )
 # Bump when the recipe changes what it writes, so cached renditions are redone.
 PIPELINE_VERSION = 1
@@ -188,7 +189,8 @@ class _Pictures:
 
 @dataclass
 class _Output:
-    """One rendition being written: its container, encoders and SEI filter."""
+    """One rendition being written (MP4 or WebM): its container, encoders, SEI filter and
+    the filter graph that turns and scales its pictures."""
 
     path: Path
     media_type: str
