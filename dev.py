@@ -5,7 +5,7 @@
     python3 dev.py test     install, then run the whole test suite (arguments go to pytest)
 
 Everything Python goes into .venv/ beside this file; it is reinstalled when pyproject.toml
-changes. Tools from outside Python (ffmpeg, chromium, java, npm) are not installed here:
+changes. Tools from outside Python (chromium, java, npm) are not installed here:
 the tests that need them say so, and .ci/run installs them on CI.
 """
 
@@ -25,7 +25,6 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 VNU_VERSION = "26.9.27"
 SYSTEM_TOOLS = {
-    "ffmpeg": "ffmpeg",  # strips video metadata
     "chromium": "chromium",  # the browser test
     "java": "default-jre-headless",  # the HTML validator
     "npm": "npm",  # fetches the HTML validator

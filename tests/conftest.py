@@ -132,7 +132,6 @@ def mini_site(tmp_path: Path) -> MiniSite:
 @pytest.fixture(scope="session")
 def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled demo content, built once for the whole session."""
-    require_tool("ffmpeg")  # the demo has a video
     base = tmp_path_factory.mktemp("demo")
     settings = load_settings(ROOT / "pelicanconf.py", {
         "OUTPUT_PATH": str(base / "output"), "CACHE_PATH": str(base / "cache"),

@@ -8,7 +8,7 @@ from html import escape
 from urllib.parse import urljoin, urlsplit
 
 from .images import JPEG, WEBP, ProcessedImage, Rendition
-from .video import ProcessedVideo
+from .video import MP4, WEBM, ProcessedVideo, duration_text
 
 # The story column is at most 40em wide; below that, photos fill the screen.
 COLUMN_SIZES = "(min-width: 42em) 40em, 100vw"
@@ -70,17 +70,26 @@ class Video:
     label: str
 
     def html(self) -> str:
-        """Nothing is downloaded until the reader presses play; the size says what it costs."""
-        url = self.poster.url(self.video.name)
-        size = human_size(self.video.size)
+        """Nothing is downloaded until the reader presses play, and the caption says what it
+        costs first: the player gets the smallest rendition (the WebM where the browser
+        plays it, else the MP4, whose size the caption gives: the most it can cost); each
+        MP4, which plays everywhere, is a download link."""
+        shown = self.video.of_type(MP4)[0]
+        lighter = self.video.same_size(shown, WEBM)
+        sources = [r for r in (lighter, shown) if r is not None]
         poster = self.poster.image.closest(640, JPEG)
+        facts = f"Video, {duration_text(self.video.duration)}, {human_size(shown.size)}."
+        downloads = " ".join(
+            f'<a href="{self.poster.url(r.name)}" download>{min(r.width, r.height)}p '
+            f"({human_size(r.size)})</a>" for r in self.video.of_type(MP4))
         return (
             f'<figure class="video"><video controls preload="none" '
-            f'poster="{self.poster.url(poster.name)}" width="{self.video.width}" '
-            f'height="{self.video.height}" aria-label="{escape(self.label)}">'
-            f'<source src="{url}" type="{self.video.media_type}"></video>'
-            f"<figcaption>{escape(self.label)} "
-            f'<a href="{url}" download>Download video ({size})</a></figcaption></figure>'
+            f'poster="{self.poster.url(poster.name)}" width="{shown.width}" '
+            f'height="{shown.height}" aria-label="{escape(self.label)}">'
+            + "".join(f'<source src="{self.poster.url(r.name)}" type="{r.media_type}">'
+                      for r in sources)
+            + f"</video><figcaption>{escape(self.label)} <small>{facts} "
+            f"Download: {downloads}</small></figcaption></figure>"
         )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .images import DEFAULT_MAX_PIXELS, ImageOptions
+from .video import VideoOptions
 
 DEFAULTS: dict[str, Any] = {
     # Output folder (under OUTPUT_PATH) for photo renditions, posters and videos.
@@ -24,6 +25,15 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_IMAGE_GRAYSCALE_SMALLEST": False,
     # Where processed photos and videos are kept between builds (default: CACHE_PATH/milpa-media).
     "MILPA_MEDIA_CACHE": None,
+    # Videos: renditions by their short edge (never enlarged), and the limits past which a
+    # video is refused rather than re-encoded: length, frame size, time spent encoding.
+    "MILPA_VIDEO_HEIGHTS": (360, 720),
+    "MILPA_VIDEO_MAX_SECONDS": 600,
+    "MILPA_VIDEO_MAX_PIXELS": 3840 * 2160,
+    "MILPA_VIDEO_TIMEOUT": 1800,
+    # A VP9 WebM beside each MP4: about half the bytes for browsers that play it, twice
+    # the encoding time.
+    "MILPA_VIDEO_WEBM": False,
     # `check` flags source photos bigger than this, to keep the repository small.
     "MILPA_MAX_SOURCE_IMAGE_BYTES": 8_000_000,
     # `check` and `build` refuse pictures with more pixels than this, read from the file's
@@ -129,6 +139,16 @@ def image_options(settings: Mapping[str, Any]) -> ImageOptions:
         jpeg_quality=setting(settings, "MILPA_IMAGE_JPEG_QUALITY"),
         grayscale_smallest=setting(settings, "MILPA_IMAGE_GRAYSCALE_SMALLEST"),
         max_pixels=setting(settings, "MILPA_MAX_IMAGE_PIXELS"),
+    )
+
+
+def video_options(settings: Mapping[str, Any]) -> VideoOptions:
+    return VideoOptions(
+        heights=tuple(setting(settings, "MILPA_VIDEO_HEIGHTS")),
+        max_seconds=setting(settings, "MILPA_VIDEO_MAX_SECONDS"),
+        max_pixels=setting(settings, "MILPA_VIDEO_MAX_PIXELS"),
+        timeout_seconds=setting(settings, "MILPA_VIDEO_TIMEOUT"),
+        webm=setting(settings, "MILPA_VIDEO_WEBM"),
     )
 
 

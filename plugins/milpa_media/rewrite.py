@@ -19,8 +19,8 @@ from PIL import Image
 from milpa.images import PHOTO_SUFFIXES, ImageOptions, RenditionCache
 from milpa.markup import Photo, Video
 from milpa.references import is_remote, line_of, relative_to_cwd, resolve
-from milpa.settings import image_options, media_cache_folder, setting
-from milpa.video import VIDEO_TYPES, VideoCache, VideoError
+from milpa.settings import image_options, media_cache_folder, setting, video_options
+from milpa.video import VIDEO_TYPES, VideoCache, VideoError, VideoOptions
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,15 @@ def attributes_of(tag: str) -> dict[str, str]:
     return parser.found
 
 
+_DEFAULT_VIDEO = VideoOptions()
+
+
 @lru_cache(maxsize=8)
-def media_caches(folder: Path, options: ImageOptions) -> tuple[RenditionCache, VideoCache]:
-    """One pair of caches per cache folder and options, shared by every story of a build."""
-    return RenditionCache(folder, options), VideoCache(folder)
+def media_caches(folder: Path, options: ImageOptions, video: VideoOptions = _DEFAULT_VIDEO
+                 ) -> tuple[RenditionCache, VideoCache]:
+    """One pair of caches per cache folder and options, shared by every story of a build
+    (the actors' photos need only the first)."""
+    return RenditionCache(folder, options), VideoCache(folder, video)
 
 
 @dataclass
@@ -69,7 +74,7 @@ class StoryMedia:
         self.content_root = Path(settings["PATH"])
         self.base_url = f"{settings.get('SITEURL', '')}/{setting(settings, 'MILPA_MEDIA_PATH')}"
         self.photos, self.videos = media_caches(media_cache_folder(settings),
-                                                image_options(settings))
+                                                image_options(settings), video_options(settings))
         self.published = MediaFiles()
 
     def problem(self, reference: str, message: str) -> None:
@@ -118,7 +123,7 @@ class StoryMedia:
             self.problem(reference, f"video {reference} {error}")
             return None
         poster = self.photo_from_file(entry / described.poster, label or "", reference)
-        self.published.files.append((entry / described.name, described.name))
+        self.published.files += [(entry / r.name, r.name) for r in described.renditions]
         return Video(described, poster, (label or "").strip())
 
     def photo_from_file(self, path: Path, alt: str, reference: str) -> Photo:
