@@ -507,12 +507,12 @@ def import_x_command(settings: dict[str, Any], archive: Path, territory: str, au
 
 
 def _import(settings: dict[str, Any], archive: Path,
-            read: Callable[[bytes, str, datetime | None], list[Any]], territory: str,
+            read: Callable[[Path, str, datetime | None], list[Any]], territory: str,
             author: str, default_lang: str | None, since: datetime | None,
             dry_run: bool) -> None:
     zone = site_zone(settings)
     try:
-        stories = read(archive.read_bytes(), default_lang or settings.get("DEFAULT_LANG", "en"),
+        stories = read(archive, default_lang or settings.get("DEFAULT_LANG", "en"),
                        since.replace(tzinfo=zone) if since else None)
     except ArchiveError as error:
         raise click.ClickException(f"{archive}: {error}. Nothing was imported.") from None

@@ -103,7 +103,8 @@ def test_check_reports_each_problem_as_path_line_message(site: MiniSite) -> None
         "content/stories/untitled.md:1: missing title: add 'Title: …'",
     ]
     assert lines[: len(expected)] == expected
-    assert lines[-1] == "9 problem(s) in 2 file(s); 8 would keep their story or page out of the build."
+    assert lines[-1] == ("9 problem(s) in 2 file(s); 8 would keep their story or page out of "
+                         "the build.")
 
 
 def test_check_flags_expired_stories_and_oversize_photos_without_blocking_build(
