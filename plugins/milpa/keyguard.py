@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .keys import PRIVATE_KEY, PUBLIC_KEY
+from .keys import PRIVATE_KEY
 from .settings import setting
 
 # Any PEM private key: PKCS#8, PKCS#1 ("RSA PRIVATE KEY"), EC, OpenSSH, encrypted ones.
@@ -82,13 +82,6 @@ class KeyScanner:
         self.markers = [m.encode() for m in found]
         self.markers += [der[i:i + _DER_LENGTH] for i in _DER_STARTS
                          if i + _DER_LENGTH <= len(der)]
-        try:
-            public = (keys_folder / PUBLIC_KEY).read_text()
-        except (FileNotFoundError, UnicodeDecodeError):
-            public = ""
-        public_body = _pem_body(public).encode()
-        # The public half is published on purpose: nothing it contains is a marker.
-        self.markers = [m for m in self.markers if m not in public_body]
 
     def leak_in_bytes(self, data: bytes) -> str | None:
         """What private key material ``data`` holds, or None."""

@@ -31,9 +31,6 @@ from milpa.settings import setting
 
 from .finishing import strip_copied_media
 
-# Pelican runs at most this many times: once, then again for each round of stories found
-# broken only while their pages were written (rare: most errors come before that).
-_MAX_RUNS = 3
 _ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
                   "drafts", "drafts_translations")
 _PAGE_LISTS = ("pages", "translations", "hidden_pages", "hidden_translations", "draft_pages",
@@ -289,17 +286,13 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
     try:
-        for _attempt in range(_MAX_RUNS):
-            errors, counts, run = _run_pelican(settings, staging, excluded, sources)
-            # Errors logged after a story was listed (while its page was written) mean
-            # its page is in this output: build again without it.
-            late = [path for path in errors.by_source if path not in run.left_out]
-            for path, messages in errors.by_source.items():
-                excluded.setdefault(path, messages)
-            if not late:
-                break
-        else:
+        errors, counts, run = _run_pelican(settings, staging, excluded, sources)
+        # Stories report their problems as Pelican reads them, before the lists are
+        # settled; an error about one that is still listed means its page was written.
+        if any(path not in run.left_out for path in errors.by_source):
             raise BuildFailed(errors.messages, logged=True)
+        for path, messages in errors.by_source.items():
+            excluded.setdefault(path, messages)
         media = staging / setting(settings, "MILPA_MEDIA_PATH")
         removed = strip_copied_media(staging, media, run.copied)
         leaks = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH"))).leaks_in_tree(staging)
