@@ -222,3 +222,23 @@ def test_export_refuses_a_private_key_in_content_and_writes_nothing(site: MiniSi
     assert "content/notes.md holds a PEM private key" in result.output
     assert "Nothing was exported." in result.output
     assert [p.name for p in site.base.iterdir() if "out.zip" in p.name] == []
+
+
+def test_stories_showing_each_kind_publish_renditions_or_are_left_out(
+        mini_site: MiniSite) -> None:
+    files = tainted_media(mini_site.content / "photos")
+    for number, name in enumerate(sorted(files)):
+        mini_site.add(f"stories/s{number}.md", story(f"S{number}", f"![A field](photos/{name})",
+                                                     Slug=f"s{number}"))
+        mini_site.add(f"stories/l{number}.md", story(f"L{number}",
+                                                     f"[the file]({{static}}/photos/{name})",
+                                                     Slug=f"l{number}"))
+    summary = mini_site.build()
+    assert tree_leaks(mini_site.output, SECRETS, TEST_KEYS) == []
+    # Pelican copies what {static} links name, as it is: the photos are stripped, the rest
+    # left out.
+    assert {file_kind(p).family for p in (mini_site.output / "photos").iterdir()} == {"photo"}
+    published = {p.parent.name for p in mini_site.output.glob("stories/s*/index.html")}
+    left_out = {reason.split(":")[0].rsplit("/", 1)[-1].removesuffix(".md")
+                for reason in summary.left_out}
+    assert published | left_out >= {f"s{number}" for number in range(len(files))}
