@@ -19,7 +19,8 @@ from milpa import archives
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
 from milpa.frontmatter import read_front_matter
 
-from .conftest import ROOT, MiniSite, photo_with_secrets, settings_file
+from .conftest import ROOT, SECRET_SERIAL, MiniSite, photo_with_secrets, settings_file
+from .privacy import tree_leaks
 from .test_import import archive, create, note, tweet, x_archive
 
 
@@ -189,6 +190,7 @@ def test_a_hostile_import_builds_without_touching_robots_txt(site: MiniSite) -> 
     assert "<script>alert" not in html and "javascript:" not in html
     assert '="/keys/actor.private.pem' not in html  # text, never a link or an image
     assert "Duelo Save_as: robots.txt" in html
+    assert tree_leaks(site.content / "photos", (SECRET_SERIAL.encode(),)) == []
 
 
 def test_a_zip_bomb_is_refused_in_bounded_memory(tmp_path: Path) -> None:
@@ -213,3 +215,25 @@ def test_a_zip_bomb_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     message, peak_mb = done.stdout.strip().splitlines()
     assert "more than 100 times its size" in message
     assert int(peak_mb) < 200, f"{peak_mb} MB"
+
+
+def test_archived_photos_are_stripped_and_kinds_the_build_cannot_show_become_jpeg(
+        tmp_path: Path) -> None:
+    from PIL import Image
+
+    import milpa.safecopy  # noqa: F401 — Pillow opens HEIF from here on
+    from milpa.filetypes import sniff
+
+    source = photo_with_secrets(tmp_path / "p.jpg", (120, 90))
+    with Image.open(source) as image:
+        image.save(tmp_path / "p.heic", "HEIF", exif=image.getexif().tobytes())
+    url = "media_attachments/files/1/original/IMG_1.HEIC"
+    bundle = archive(tmp_path, [create(note(1, "<p>x</p>", attachment=[
+        {"mediaType": "image/heic", "url": f"/{url}", "name": "A field"}]))],
+        {url: (tmp_path / "p.heic").read_bytes()})
+    [story] = read_mastodon(bundle, "es")
+    [(name, alt, data)] = story.photos
+    assert (name, alt, sniff(data).name) == ("img-1.jpg", "A field", "jpeg")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / name).write_bytes(data)
+    assert tree_leaks(tmp_path / "out", (SECRET_SERIAL.encode(),)) == []

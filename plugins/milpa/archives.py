@@ -26,9 +26,10 @@ from html import escape, unescape
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .filetypes import HEAD_BYTES, sniff
-from .images import safe_stem
+from .filetypes import HEAD_BYTES, JPEG, sniff
+from .images import PHOTO_SUFFIXES, safe_stem
 from .languages import is_valid_tag
+from .safecopy import Refused, stripped_file
 from .sanitize import archive_html
 from .stories import FIELDS
 
@@ -198,12 +199,21 @@ def _published(value: Any, post: str) -> datetime:
 
 
 def _photo(bundle: _Zip, path: str, file_name: str, alt: Any) -> tuple[str, str, bytes]:
-    """(safe name, alt text, bytes) of an archived photo, its kind read from its bytes."""
+    """(safe name, alt text, bytes) of an archived photo, its kind read from its bytes.
+
+    Stripped on the way in, so no location reaches content/ (or git); a kind the build
+    cannot show (HEIC, AVIF, BMP) becomes a JPEG.
+    """
     data = bundle.read(path, MAX_PHOTO_BYTES)
     kind = sniff(data[:HEAD_BYTES])
     if kind is None or kind.family != "photo":
         raise ArchiveError(f"{path} is named as a photo but its bytes are not one")
-    return f"{safe_stem(file_name)}{kind.suffix}", one_line(_string(alt)), data
+    target = kind if kind.suffix in PHOTO_SUFFIXES else JPEG
+    try:
+        clean = stripped_file(data, target)
+    except Refused as refused:
+        raise ArchiveError(f"{path}: {refused}") from None
+    return f"{safe_stem(file_name)}{target.suffix}", one_line(_string(alt)), clean
 
 
 def read_mastodon(archive: bytes | Path, default_lang: str, since: datetime | None = None
