@@ -60,7 +60,7 @@ class BuildSummary:
     # Feeds (relative paths) that are new or differ from the previous build's.
     changed_feeds: tuple[str, ...] = ()
     # 'path:line: why' for each story, page or copied file left out of this build.
-    left_out: tuple[str, ...] = field(default=())
+    left_out: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return (f"Built {self.stories} stories, {self.pages} pages, {self.renditions} image "
