@@ -42,6 +42,17 @@ def with_symlink(name: str) -> bytes:
     return buffer.getvalue()
 
 
+def lying_about_its_size() -> bytes:
+    """outbox.json says 1,000 bytes (local and central headers) but unpacks to 10 MB."""
+    data = bytearray(zip_of({"outbox.json": b" " * (10 * 1024 * 1024)}))
+    real = (10 * 1024 * 1024).to_bytes(4, "little")
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.index(signature) + offset
+        assert data[at:at + 4] == real
+        data[at:at + 4] = (1000).to_bytes(4, "little")
+    return bytes(data)
+
+
 def outbox(items: object) -> bytes:
     return zip_of({"outbox.json": json.dumps({"orderedItems": items})})
 
@@ -80,6 +91,7 @@ MALFORMED = {
     "drive letter": (lambda tmp: zip_of({"outbox.json": "{}", "C:/Windows/x": "x"}),
                      "points outside the archive"),
     "symlink": (lambda tmp: with_symlink("media_attachments/link.png"), "symbolic link"),
+    "lying size": (lambda tmp: lying_about_its_size(), "outbox.json cannot be unpacked"),
     "zip bomb": (lambda tmp: zip_of({"outbox.json": b"\x00" * (20 * 1024 * 1024)}),
                  "more than 100 times its size"),
     "x without tweets": (lambda tmp: zip_of({"data/account.js": "window.YTD.account.part0 = []"}),
