@@ -107,7 +107,7 @@ def test_photos_copied_statically_are_stripped_and_the_rest_left_out(
     assert {file_kind(p).name for p in published.iterdir()} == {"heif", "avif", "jpeg"}
     left_out = "\n".join(summary.left_out)
     for name in ("raw.dng", "clip.3gp", "clip.mkv", "clip.mov"):
-        assert f"extra/{name}: not published" in left_out
+        assert f"content/extra/{name} (as extra/{name}): not published" in left_out
     assert "export a JPEG from it" in left_out and "never copied as it is" in left_out
 
 

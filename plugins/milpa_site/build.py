@@ -171,7 +171,7 @@ class _Run:
     """What one Pelican run left out, and which files it copied as they were."""
 
     left_out: set[Path] = field(default_factory=set)
-    copied: set[str] = field(default_factory=set)
+    copied: dict[str, Path] = field(default_factory=dict)  # save_as → source
 
 
 @contextmanager
@@ -202,7 +202,8 @@ def _leaving_out(excluded: Mapping[Path, Any], errors: _Errors) -> Iterator[_Run
         leave_out(generator, _PAGE_LISTS)
 
     def statics(generator: Any) -> None:
-        run.copied.update(static.save_as for static in generator.staticfiles)
+        run.copied.update((static.save_as, Path(static.source_path))
+                          for static in generator.staticfiles)
 
     # Before territories, tags and authors are counted (articles), before anything is
     # written (pages, whose context lists are the same objects).

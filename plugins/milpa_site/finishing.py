@@ -10,22 +10,23 @@ material; any find fails the build.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Mapping
 from pathlib import Path
 
 from milpa.filetypes import file_kind
+from milpa.references import relative_to_cwd
 from milpa.safecopy import Refused, stripped_file
 
 logger = logging.getLogger(__name__)
 
 
-def strip_copied_media(output: Path, pipeline_folder: Path, copied: Collection[str]
+def strip_copied_media(output: Path, pipeline_folder: Path, copied: Mapping[str, Path]
                        ) -> list[str]:
     """Strip or remove every photo or video not written by the media pipeline.
 
     ``pipeline_folder`` holds the media plugin's renditions, stripped as they were made;
-    a file Pelican copied there (``copied``: save_as paths of static files) is treated
-    like any other. Returns 'path: why' for each file removed.
+    a file Pelican copied there (``copied``: save_as paths of static files, and their
+    sources) is treated like any other. Returns 'source: why' for each file removed.
     """
     removed = []
     for path in sorted(p for p in output.rglob("*") if p.is_file()):
@@ -40,7 +41,9 @@ def strip_copied_media(output: Path, pipeline_folder: Path, copied: Collection[s
         try:
             path.write_bytes(stripped_file(data, kind))
         except Refused as refused:
-            removed.append(f"{relative}: not published, {refused}")
+            source = copied.get(relative)
+            named = f"{relative_to_cwd(source)} (as {relative})" if source else relative
+            removed.append(f"{named}: not published, {refused}")
             continue
         logger.info("Stripped %s (%s) of everything but its pixels", relative, kind.name)
     return removed
