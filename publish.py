@@ -28,17 +28,19 @@ from markupsafe import Markup
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
 from milpa.checks import media_files
 from milpa.csvfiles import followers_csv, read_domain_blocks
-from milpa.images import PHOTO_SUFFIXES, ImageTooLarge, stripped_copy
+from milpa.filetypes import file_kind
+from milpa.images import ImageTooLarge
+from milpa.keyguard import KeyScanner, key_exposure
 from milpa.keys import KeyMissing, create_key_pair
 from milpa.languages import is_valid_tag
 from milpa.metadata import CannotStrip, stripped
 from milpa.references import relative_to_cwd
 from milpa.replies import Reply
+from milpa.safecopy import Refused, stripped_file
 from milpa.sanitize import plain_text
 from milpa.scaffold import story_text
 from milpa.settings import now, setting, site_url, site_zone
 from milpa.state import DataStore, write_atomically
-from milpa.video import VIDEO_TYPES
 from milpa_site.build import BuildFailed, BuildSummary, build, check, load_settings, site_slugify
 from milpa_site.websub import ping_hub
 
@@ -101,11 +103,19 @@ def cli() -> None:
               help="Tell the WebSub hub (MILPA_WEBSUB_HUB) which feeds changed.")
 @settings_options
 def build_command(settings: dict[str, Any], ping: bool) -> None:
-    """Build the site into the output folder (untouched if the build fails)."""
-    _build_and_ping(settings, ping)
+    """Build the site into the output folder (untouched if the build fails). Stories with
+    blocking problems are left out and the command exits 1 after the rest is in place."""
+    _fail_if_left_out(_build_and_ping(settings, ping))
 
 
-def _build_and_ping(settings: dict[str, Any], ping: bool) -> None:
+def _fail_if_left_out(summary: BuildSummary) -> None:
+    if summary.left_out:
+        raise click.ClickException(
+            f"{len(summary.left_out)} problem(s) above left stories, pages or files out of "
+            "the site; the rest was built and put in place. Fix them and build again.")
+
+
+def _build_and_ping(settings: dict[str, Any], ping: bool) -> BuildSummary:
     summary = _build_or_fail(settings)
     hub = setting(settings, "MILPA_WEBSUB_HUB")
     feeds = summary.changed_feeds
@@ -115,9 +125,12 @@ def _build_and_ping(settings: dict[str, Any], ping: bool) -> None:
         click.echo(f"Told the WebSub hub about {len(feeds) - len(refused)} of {len(feeds)} "
                    "changed feeds." + (" (Warnings above: readers of the others will see "
                                        "the change when they next poll.)" if refused else ""))
+    return summary
 
 
 def _build_or_fail(settings: dict[str, Any]) -> BuildSummary:
+    """The build, put in place; what it left out is listed on stderr (callers decide
+    whether that fails the command)."""
     try:
         summary = build(settings)
     except BuildFailed as failure:
@@ -128,25 +141,30 @@ def _build_or_fail(settings: dict[str, Any]) -> BuildSummary:
             "again. The previous output was left as it was."
         ) from None
     click.echo(str(summary))
+    for reason in summary.left_out:
+        click.echo(f"left out: {reason}", err=True)
     return summary
 
 
 @cli.command("check")
 @settings_options
 def check_command(settings: dict[str, Any]) -> None:
-    """Lint all stories and pages without building; exit 1 on any problem."""
-    problems = check(settings)
-    for problem in problems:
+    """Lint all stories and pages without building; exit 1 on any problem (expired stories
+    are listed for information only)."""
+    found = check(settings)
+    for problem in found:
         click.echo(str(problem))
+    problems = [p for p in found if not p.informational]
     if problems:
         files = len({p.path for p in problems})
         blocking = sum(p.blocks_build for p in problems)
-        click.echo(f"{len(problems)} problem(s) in {files} file(s); {blocking} would stop "
-                   "the build.", err=True)
+        click.echo(f"{len(problems)} problem(s) in {files} file(s); {blocking} would keep "
+                   "their story or page out of the build.", err=True)
         raise SystemExit(1)
     content = Path(settings["PATH"])
     count = sum(1 for _ in content.rglob("*.md"))
-    click.echo(f"Checked {count} files in {content}: no problems.")
+    expired = f" ({len(found)} expired, no longer built)" if found else ""
+    click.echo(f"Checked {count} files in {content}: no problems{expired}.")
 
 
 @cli.command("clean-media")
@@ -276,9 +294,11 @@ def announce_command(settings: dict[str, Any], dry_run: bool, backfill: int) -> 
 @settings_options
 def publish_command(settings: dict[str, Any], dry_run: bool, backfill: int,
                     ping: bool) -> None:
-    """Build the site, then announce what changed to followers."""
-    _build_and_ping(settings, ping)
+    """Build the site, then announce what changed to followers (also when stories were left
+    out: their removal reaches followers; the command then exits 1)."""
+    summary = _build_and_ping(settings, ping)
     _announce(settings, dry_run, backfill)
+    _fail_if_left_out(summary)
 
 
 def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
@@ -544,12 +564,12 @@ def import_x_command(settings: dict[str, Any], archive: Path, territory: str, au
 
 
 def _import(settings: dict[str, Any], archive: Path,
-            read: Callable[[bytes, str, datetime | None], list[Any]], territory: str,
+            read: Callable[[Path, str, datetime | None], list[Any]], territory: str,
             author: str, default_lang: str | None, since: datetime | None,
             dry_run: bool) -> None:
     zone = site_zone(settings)
     try:
-        stories = read(archive.read_bytes(), default_lang or settings.get("DEFAULT_LANG", "en"),
+        stories = read(archive, default_lang or settings.get("DEFAULT_LANG", "en"),
                        since.replace(tzinfo=zone) if since else None)
     except ArchiveError as error:
         raise click.ClickException(f"{archive}: {error}. Nothing was imported.") from None
@@ -590,32 +610,50 @@ def _import(settings: dict[str, Any], archive: Path,
 @settings_options
 def export_command(settings: dict[str, Any], archive: Path) -> None:
     """Everything to take elsewhere: stories and pages as Markdown, their photos (stripped
-    of metadata), and the followers as CSV."""
+    of metadata, whatever their names say), and the followers as CSV."""
+    _refuse_exposed_key(settings)
     content = Path(settings["PATH"])
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    scanner = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH")))
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_name(f".{archive.name}.partial")
-    counts = Counter()
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for path in sorted(p for p in content.rglob("*") if p.is_file()):
-            name = f"milpa-export/content/{path.relative_to(content).as_posix()}"
-            suffix = path.suffix.lower()
-            if suffix in PHOTO_SUFFIXES:
-                # A photo's location must not leave in an export either.
-                bundle.writestr(name, stripped_copy(path.read_bytes(), suffix))
-                counts["photos"] += 1
-            elif suffix in VIDEO_TYPES:
-                counts["videos"] += 1  # left out: their metadata would travel with them
-            else:
-                bundle.write(path, name)
-                counts["stories, pages and other files"] += 1
-        bundle.writestr("milpa-export/followers.csv", followers_csv(store))
+    counts: Counter[str] = Counter()
+    left_out: list[str] = []
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
+            for path in sorted(p for p in content.rglob("*") if p.is_file()):
+                relative = path.relative_to(content).as_posix()
+                kind = file_kind(path)
+                try:
+                    # What a photo says about where it was taken must not leave either.
+                    data = path.read_bytes() if kind is None else \
+                        stripped_file(path.read_bytes(), kind)
+                except Refused as refused:
+                    left_out.append(f"{relative}: {refused}")
+                    continue
+                leak = scanner.leak_in_bytes(data)
+                if leak:
+                    raise click.ClickException(
+                        f"{relative_to_cwd(path)} holds {leak}: move it out of content/ "
+                        "(and make a new key pair if it is the site's). Nothing was exported.")
+                bundle.writestr(f"milpa-export/content/{relative}", data)
+                counts["photos" if kind else "stories, pages and other files"] += 1
+            bundle.writestr("milpa-export/followers.csv", followers_csv(store))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(archive)
-    videos = counts.pop("videos", 0)
     parts = ", ".join(f"{count} {what}" for what, count in sorted(counts.items()))
     click.echo(f"Exported {parts} and the followers to {relative_to_cwd(archive)}"
-               + (f" (left out {videos} videos, whose metadata ffmpeg has not stripped)."
-                  if videos else "."))
+               + (f" (left out {len(left_out)} files, listed below)." if left_out else "."))
+    for reason in left_out:
+        click.echo(f"left out: {reason}", err=True)
+
+
+def _refuse_exposed_key(settings: dict[str, Any]) -> None:
+    exposure = key_exposure(settings)
+    if exposure:
+        raise click.ClickException(exposure)
 
 
 @cli.command("keys")
@@ -624,6 +662,7 @@ def export_command(settings: dict[str, Any], archive: Path) -> None:
 @settings_options
 def keys_command(settings: dict[str, Any], force: bool) -> None:
     """Create the actors' key pair (RSA 2048) in MILPA_KEYS_PATH."""
+    _refuse_exposed_key(settings)
     folder = Path(setting(settings, "MILPA_KEYS_PATH"))
     try:
         private, public = create_key_pair(folder, overwrite=force)

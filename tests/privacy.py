@@ -80,3 +80,36 @@ def avcc_nal_units(packet: bytes) -> list[bytes]:
 
 def digests(folder: Path) -> dict[str, Path]:
     return {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in folder.rglob("*") if p.is_file()}
+
+
+def tree_leaks(folder: Path, secrets: tuple[bytes, ...], keys: Path | None = None) -> list[str]:
+    """Every file under ``folder`` judged by its bytes, never its name: metadata blocks and
+    ``secrets`` anywhere, EXIF/XMP/ICC in anything that opens as a photo, raw photos and
+    videos carrying location atoms, and private key material (any PEM private key, and
+    pieces of the key in ``keys``). 'relative path: why' for each leak."""
+    import milpa.safecopy  # noqa: F401 — registers the HEIF opener with Pillow
+    from milpa.filetypes import file_kind
+    from milpa.keyguard import KeyScanner
+
+    scanner = KeyScanner(keys or folder)  # without keys: any PEM private key still counts
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        kind = file_kind(path)
+        leaks = [f"bytes {marker!r}" for marker in METADATA_MARKERS if marker in data]
+        leaks += [f"secret {secret!r}" for secret in secrets if secret in data]
+        leaks += [f"location atom {atom!r}" for atom in (b"\xa9xyz", b"quicktime.location")
+                  if atom in data]
+        key = scanner.leak_in(path)
+        if key:
+            leaks.append(key)
+        if kind is not None and kind.family == "raw":
+            leaks.append(f"a raw {kind.name} photo, as it was")
+        if kind is not None and kind.family == "photo":
+            with Image.open(path) as image:
+                if len(image.getexif()):
+                    leaks.append(f"EXIF tags {dict(image.getexif())}")
+                leaks += [f"info[{name}]" for name in ("exif", "xmp", "comment", "icc_profile",
+                                                       "photoshop") if image.info.get(name)]
+        found += [f"{path.relative_to(folder).as_posix()}: {leak}" for leak in leaks]
+    return found

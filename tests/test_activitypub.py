@@ -236,7 +236,8 @@ def test_keys_command_makes_a_private_key_only_its_owner_reads(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delitem(__import__("sys").modules, "pelicanconf", raising=False)
-    (tmp_path / "pelicanconf.py").write_text("MILPA_KEYS_PATH = 'secrets'\n")
+    (tmp_path / "content").mkdir()  # keys may not live inside it (the default PATH is .)
+    (tmp_path / "pelicanconf.py").write_text("PATH = 'content'\nMILPA_KEYS_PATH = 'secrets'\n")
     made = CliRunner().invoke(publish.cli, ["keys"])
     assert made.exit_code == 0, made.output
     assert "Back up secrets/actor.private.pem" in made.output

@@ -16,15 +16,39 @@ import hashlib
 import io
 import json
 import re
+import stat
+import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape, unescape
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .filetypes import HEAD_BYTES, JPEG, sniff
+from .images import PHOTO_SUFFIXES, safe_stem
 from .languages import is_valid_tag
+from .safecopy import Refused, stripped_file
+from .sanitize import archive_html
 from .stories import FIELDS
+
+# An archive is data from elsewhere: bounded before a byte of it is unpacked.
+MAX_ENTRIES = 100_000
+MAX_TOTAL_BYTES = 2 * 1024**3  # uncompressed, all entries together
+MAX_RATIO = 100  # uncompressed / compressed, per entry (past RATIO_FROM bytes)
+RATIO_FROM = 1024 * 1024
+MAX_JSON_BYTES = 512 * 1024**2
+MAX_PHOTO_BYTES = 64 * 1024**2
+_READ_CHUNK = 1024 * 1024
+# Front-matter values stay short; a content warning is a line, not an essay.
+MAX_VALUE_CHARS = 500
+MAX_TAG_CHARS = 64
+_DRIVE = re.compile(r"^[A-Za-z]:")
+# Characters Markdown would read as syntax in a post's text, written as entities so the
+# text stays text (HTML shows them as they were).
+_MARKDOWN_SYNTAX = re.compile(r"[\\`*_\[\]!#|~{}]")
+_TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
 
 
 class ArchiveError(ValueError):
@@ -34,14 +58,34 @@ class ArchiveError(ValueError):
 @dataclass
 class ImportedStory:
     key: str  # stable: the first post's id, hashed
-    slug: str
+    slug: str  # imported-<key>: [a-z0-9-] only
     lang: str
     title: str
     date: datetime
     tags: list[str]
     content_warning: str
-    body: str  # HTML, which Markdown keeps as it is
+    body: str  # sanitised HTML whose text Markdown cannot read as syntax
     photos: list[tuple[str, str, bytes]] = field(default_factory=list)  # (name, alt, data)
+
+
+def one_line(value: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """A front-matter value: every line break folded to a space, control characters gone."""
+    kept = "".join(c for c in value if unicodedata.category(c) not in ("Cc", "Zl", "Zp")
+                   or c.isspace())
+    return " ".join(kept.split())[:limit]
+
+
+def _tag(name: str) -> str:
+    return re.sub(r"[^\w-]", "", name.lstrip("#"))[:MAX_TAG_CHARS]
+
+
+def story_html(html: str) -> str:
+    """Archive HTML made safe (nh3), one paragraph a line, its text never Markdown."""
+    parts = _TAG_OR_TEXT.split(" ".join(archive_html(html).split()))
+    text = "".join(part if part.startswith("<") else
+                   _MARKDOWN_SYNTAX.sub(lambda m: f"&#{ord(m[0])};", part) for part in parts)
+    text = re.sub(r"\s*</p>\s*", "</p>\n\n", text).strip()
+    return text if text.startswith("<p>") else f"<p>{text}</p>"
 
 
 def _text(html: str) -> str:
@@ -51,77 +95,187 @@ def _text(html: str) -> str:
 def _title(html: str) -> str:
     words = _text(html).split()
     title = " ".join(words[:10])
-    return title + ("…" if len(words) > 10 else "") or "Untitled"
+    return one_line(title + ("…" if len(words) > 10 else "")) or "Untitled"
 
 
-def read_mastodon(archive: bytes, default_lang: str, since: datetime | None = None
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list (anything else in it, or a non-list, counts as none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class _Zip:
+    """A zip file whose every entry is checked before any is read, and read boundedly."""
+
+    def __init__(self, source: bytes | Path) -> None:
+        try:
+            self.zip = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes)
+                                       else source)
+            infos = self.zip.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+            raise ArchiveError("not a zip file, or a truncated one") from None
+        if len(infos) > MAX_ENTRIES:
+            raise ArchiveError(f"{len(infos)} entries, more than the {MAX_ENTRIES} allowed")
+        total = 0
+        for info in infos:
+            self._check_entry(info)
+            total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise ArchiveError(f"it unpacks to {total / 1e9:.1f} GB, more than the "
+                               f"{MAX_TOTAL_BYTES / 1e9:.1f} GB allowed")
+        self.entries = {info.filename: info for info in infos if not info.is_dir()}
+
+    @staticmethod
+    def _check_entry(info: zipfile.ZipInfo) -> None:
+        name = info.filename
+        parts = PurePosixPath(name).parts
+        if (name.startswith("/") or "\\" in name or "\x00" in name or _DRIVE.match(name)
+                or ".." in parts):
+            raise ArchiveError(f"entry {name!r} points outside the archive")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ArchiveError(f"entry {name!r} is a symbolic link")
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"entry {name!r} is encrypted")
+        if info.file_size > RATIO_FROM and \
+                info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise ArchiveError(f"entry {name!r} unpacks to more than {MAX_RATIO} times its "
+                               "size (a zip bomb?)")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The entry's bytes, never more than it declares (nor than ``limit``)."""
+        info = self.entries[name]
+        if info.file_size > limit:
+            raise ArchiveError(f"{name} is {info.file_size / 1e6:.0f} MB, more than the "
+                               f"{limit / 1e6:.0f} MB allowed")
+        chunks, size = [], 0
+        try:
+            with self.zip.open(info) as handle:
+                while chunk := handle.read(min(_READ_CHUNK, info.file_size + 1 - size) or 1):
+                    size += len(chunk)
+                    if size > info.file_size:
+                        raise ArchiveError(f"{name} is larger than the archive says")
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                RuntimeError) as error:
+            raise ArchiveError(f"{name} cannot be unpacked: {error}") from None
+        return b"".join(chunks)
+
+    def json(self, name: str, hint: str) -> Any:
+        if name not in self.entries:
+            raise ArchiveError(f"no {name}: {hint}")
+        return _json_text(self.read(name, MAX_JSON_BYTES), name)
+
+
+def _decoded(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ArchiveError(f"{name} is not UTF-8 text: {error}") from None
+
+
+def _json_text(data: bytes | str, name: str) -> Any:
+    text = _decoded(data, name) if isinstance(data, bytes) else data
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ArchiveError(f"{name} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ArchiveError(f"{name} is nested too deeply to be an archive") from None
+
+
+def _published(value: Any, post: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(_string(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ArchiveError(f"post {post[:80]!r} has an unreadable date {str(value)[:40]!r}"
+                           ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _photo(bundle: _Zip, path: str, file_name: str, alt: Any) -> tuple[str, str, bytes]:
+    """(safe name, alt text, bytes) of an archived photo, its kind read from its bytes.
+
+    Stripped on the way in, so no location reaches content/ (or git); a kind the build
+    cannot show (HEIC, AVIF, BMP) becomes a JPEG.
+    """
+    data = bundle.read(path, MAX_PHOTO_BYTES)
+    kind = sniff(data[:HEAD_BYTES])
+    if kind is None or kind.family != "photo":
+        raise ArchiveError(f"{path} is named as a photo but its bytes are not one")
+    target = kind if kind.suffix in PHOTO_SUFFIXES else JPEG
+    try:
+        clean = stripped_file(data, target)
+    except Refused as refused:
+        raise ArchiveError(f"{path}: {refused}") from None
+    return f"{safe_stem(file_name)}{target.suffix}", one_line(_string(alt)), clean
+
+
+def read_mastodon(archive: bytes | Path, default_lang: str, since: datetime | None = None
                   ) -> list[ImportedStory]:
     """The stories in a Mastodon export, oldest first. Raises ArchiveError."""
-    try:
-        bundle = zipfile.ZipFile(io.BytesIO(archive))
-        names = set(bundle.namelist())
-        if "outbox.json" not in names:
-            raise ArchiveError("no outbox.json: is this Mastodon's 'Request your archive' zip?")
-        outbox = json.loads(bundle.read("outbox.json"))
-        actor = json.loads(bundle.read("actor.json")) if "actor.json" in names else {}
-    except zipfile.BadZipFile:
-        raise ArchiveError("not a zip file, or a truncated one") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ArchiveError(f"outbox.json or actor.json is not valid JSON: {error}") from None
+    bundle = _Zip(archive)
+    outbox = bundle.json("outbox.json", "is this Mastodon's 'Request your archive' zip?")
+    actor = bundle.json("actor.json", "") if "actor.json" in bundle else {}
+    if not isinstance(outbox, dict) or not isinstance(actor, dict):
+        raise ArchiveError("outbox.json and actor.json must each hold a JSON object")
     items = outbox.get("orderedItems")
     if not isinstance(items, list):
         raise ArchiveError("outbox.json has no orderedItems list")
-    own = actor.get("id")
+    own = _string(actor.get("id"))
     notes: dict[str, dict[str, Any]] = {}
-    for activity in items:
-        note = activity.get("object") if isinstance(activity, dict) else None
+    for activity in _dicts(items):
+        note = activity.get("object")
         if activity.get("type") != "Create" or not isinstance(note, dict):
             continue  # boosts, and anything that is not a post of one's own
-        reply_to = note.get("inReplyTo")
-        if reply_to and reply_to not in notes and not str(reply_to).startswith(str(own)):
+        reply_to = _string(note.get("inReplyTo"))
+        if reply_to and reply_to not in notes and not (own and reply_to.startswith(own)):
             continue  # a reply to someone else
         if isinstance(note.get("id"), str) and isinstance(note.get("content"), str):
             notes[note["id"]] = note
     stories: dict[str, ImportedStory] = {}
     thread_of: dict[str, str] = {}
-    for note_id, note in sorted(notes.items(), key=lambda item: item[1].get("published", "")):
-        published = datetime.fromisoformat(str(note.get("published")).replace("Z", "+00:00"))
+    for note_id, note in sorted(notes.items(), key=lambda item: _string(item[1].get("published"))):
+        published = _published(note.get("published"), note_id)
         if since and published < since:
             continue
-        photos = _photos(bundle, names, note)
-        parent = note.get("inReplyTo")
+        photos = _photos(bundle, note)
+        body = story_html(note["content"])
+        parent = _string(note.get("inReplyTo"))
         if parent in thread_of:  # the next post of a thread joins its story
             story = stories[thread_of[parent]]
-            story.body += "\n" + note["content"]
+            story.body += "\n\n" + body
             story.photos += photos
             thread_of[note_id] = thread_of[parent]
             continue
-        lang = next(iter(note.get("contentMap") or {}), None) or default_lang
+        content_map = note.get("contentMap")
+        lang = next(iter(content_map), None) if isinstance(content_map, dict) else None
+        lang = lang if isinstance(lang, str) and is_valid_tag(lang) else default_lang
         key = hashlib.sha256(note_id.encode()).hexdigest()[:12]
         stories[key] = ImportedStory(
-            key=key, slug=f"imported-{key}", lang=lang if is_valid_tag(lang) else default_lang,
+            key=key, slug=f"imported-{key}", lang=lang,
             title=_title(note["content"]), date=published,
-            tags=[tag["name"].lstrip("#") for tag in note.get("tag") or []
-                  if isinstance(tag, dict) and tag.get("type") == "Hashtag" and tag.get("name")],
-            content_warning=note.get("summary") or "", body=note["content"], photos=photos)
+            tags=[t for t in (_tag(_string(tag.get("name"))) for tag in _dicts(note.get("tag"))
+                              if tag.get("type") == "Hashtag") if t],
+            content_warning=one_line(_string(note.get("summary"))), body=body, photos=photos)
         thread_of[note_id] = key
     return list(stories.values())
 
 
-def _photos(bundle: zipfile.ZipFile, names: set[str], note: dict[str, Any]
-            ) -> list[tuple[str, str, bytes]]:
+def _photos(bundle: _Zip, note: dict[str, Any]) -> list[tuple[str, str, bytes]]:
     found = []
-    for attachment in note.get("attachment") or []:
-        if not isinstance(attachment, dict):
+    for attachment in _dicts(note.get("attachment")):
+        path = _string(attachment.get("url")).lstrip("/")
+        if not _string(attachment.get("mediaType")).startswith("image/"):
             continue
-        url = str(attachment.get("url", ""))
-        path = url.lstrip("/")
-        if not str(attachment.get("mediaType", "")).startswith("image/"):
-            continue
-        if path not in names:
-            raise ArchiveError(f"{path} is named by a post but missing from the archive")
-        found.append((PurePosixPath(path).name, str(attachment.get("name") or ""),
-                      bundle.read(path)))
+        if path not in bundle:
+            raise ArchiveError(f"{path[:200]} is named by a post but missing from the archive")
+        found.append(_photo(bundle, path, PurePosixPath(path).name, attachment.get("name")))
     return found
 
 
@@ -129,116 +283,127 @@ _X_ASSIGNMENT = re.compile(r"^\s*window\.YTD\.[a-z_]+\.part\d+\s*=\s*", re.IGNOR
 _X_DATE = "%a %b %d %H:%M:%S %z %Y"
 
 
-def _x_json(bundle: zipfile.ZipFile, name: str) -> Any:
-    try:
-        text = bundle.read(name).decode("utf-8")
-    except KeyError:
-        raise ArchiveError(f"no {name}: is this X's 'Download an archive of your data' zip?"
-                           ) from None
-    try:
-        return json.loads(_X_ASSIGNMENT.sub("", text, count=1))
-    except json.JSONDecodeError as error:
-        raise ArchiveError(f"{name} is not the JavaScript X writes: {error}") from None
+def _x_json(bundle: _Zip, name: str) -> Any:
+    if name not in bundle:
+        raise ArchiveError(f"no {name}: is this X's 'Download an archive of your data' zip?")
+    text = _decoded(bundle.read(name, MAX_JSON_BYTES), name)
+    value = _json_text(_X_ASSIGNMENT.sub("", text, count=1), name)
+    if not isinstance(value, list):
+        raise ArchiveError(f"{name} does not hold the list X writes")
+    return value
 
 
 def _x_html(tweet: dict[str, Any]) -> str:
     """The tweet's text as HTML: t.co links expanded, mentions linked, media links gone."""
-    text = tweet.get("full_text") or tweet.get("text") or ""
-    entities = tweet.get("entities") or {}
+    text = _string(tweet.get("full_text") or tweet.get("text"))
+    entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
     replacements: dict[str, str] = {}
-    for url in entities.get("urls") or []:
-        expanded = url.get("expanded_url") or url.get("url")
-        replacements[url.get("url", "")] = f'<a href="{escape(expanded)}">{escape(expanded)}</a>'
-    for media in (tweet.get("extended_entities") or entities).get("media") or []:
-        replacements[media.get("url", "")] = ""
-    for mention in entities.get("user_mentions") or []:
-        name = mention.get("screen_name", "")
+    for url in _dicts(entities.get("urls")):
+        expanded = _string(url.get("expanded_url") or url.get("url"))
+        replacements[_string(url.get("url"))] = \
+            f'<a href="{escape(expanded)}">{escape(expanded)}</a>'
+    for media in _x_media(tweet):
+        replacements[_string(media.get("url"))] = ""
+    for mention in _dicts(entities.get("user_mentions")):
+        name = _string(mention.get("screen_name"))
         replacements[f"@{name}"] = (f'<a href="https://x.com/{escape(name)}">'
                                     f"@{escape(name)}</a>")
-    parts = re.split("(" + "|".join(re.escape(k) for k in replacements if k) + ")", text) \
-        if any(replacements) else [text]
-    html = "".join(replacements.get(part, escape(unescape(part))) if part in replacements
-                   else escape(unescape(part)) for part in parts)
-    return "".join(f"<p>{line}</p>" for line in html.split("\n") if line.strip())
+    keys = [key for key in replacements if key and key != "@"]
+    parts = re.split("(" + "|".join(re.escape(k) for k in keys) + ")", text) if keys else [text]
+    html = "".join(replacements[part] if part in keys else escape(unescape(part))
+                   for part in parts)
+    return story_html("".join(f"<p>{line}</p>" for line in html.split("\n") if line.strip()))
 
 
-def read_x(archive: bytes, default_lang: str, since: datetime | None = None,
+def _x_media(tweet: dict[str, Any]) -> list[dict[str, Any]]:
+    holder = tweet.get("extended_entities") or tweet.get("entities")
+    return _dicts(holder.get("media")) if isinstance(holder, dict) else []
+
+
+def _x_id(value: Any) -> int:
+    text = str(value) if isinstance(value, int | str) else ""
+    if not text.isdigit():
+        raise ArchiveError(f"a tweet has no numeric id ({text[:40]!r})")
+    return int(text)
+
+
+def read_x(archive: bytes | Path, default_lang: str, since: datetime | None = None,
            keep_replies: bool = False) -> list[ImportedStory]:
     """The stories in X's archive, oldest first. Raises ArchiveError."""
-    try:
-        bundle = zipfile.ZipFile(io.BytesIO(archive))
-    except zipfile.BadZipFile:
-        raise ArchiveError("not a zip file, or a truncated one") from None
-    names = set(bundle.namelist())
-    accounts = _x_json(bundle, "data/account.js")
-    own = str(((accounts or [{}])[0].get("account") or {}).get("accountId", ""))
-    tweets = [entry.get("tweet", entry) for entry in _x_json(bundle, "data/tweets.js")
-              if isinstance(entry, dict)]
+    bundle = _Zip(archive)
+    accounts = _dicts(_x_json(bundle, "data/account.js"))
+    account = accounts[0].get("account") if accounts else None
+    own = _string(account.get("accountId")) if isinstance(account, dict) else ""
+    tweets = [entry.get("tweet", entry) for entry in _dicts(_x_json(bundle, "data/tweets.js"))]
+    tweets = [tweet for tweet in tweets if isinstance(tweet, dict)]
     stories: dict[str, ImportedStory] = {}
     thread_of: dict[str, str] = {}
-    for tweet in sorted(tweets, key=lambda t: int(t.get("id_str") or t.get("id") or 0)):
-        tweet_id = str(tweet.get("id_str") or tweet.get("id") or "")
-        text = tweet.get("full_text") or tweet.get("text") or ""
-        if not tweet_id or text.startswith("RT @") or tweet.get("retweeted_status"):
+    for tweet in sorted(tweets, key=lambda t: _x_id(t.get("id_str") or t.get("id"))):
+        tweet_id = str(_x_id(tweet.get("id_str") or tweet.get("id")))
+        text = _string(tweet.get("full_text") or tweet.get("text"))
+        if text.startswith("RT @") or tweet.get("retweeted_status"):
             continue  # a retweet
         try:
-            published = datetime.strptime(str(tweet.get("created_at")), _X_DATE)
+            published = datetime.strptime(_string(tweet.get("created_at")), _X_DATE)
         except ValueError:
             raise ArchiveError(f"tweet {tweet_id} has an unreadable date "
-                               f"{tweet.get('created_at')!r}") from None
+                               f"{str(tweet.get('created_at'))[:40]!r}") from None
         if since and published < since:
             continue
-        parent = str(tweet.get("in_reply_to_status_id_str") or "")
-        to_user = str(tweet.get("in_reply_to_user_id_str") or "")
-        photos = _x_photos(bundle, names, tweet_id, tweet)
+        parent = _string(tweet.get("in_reply_to_status_id_str"))
+        to_user = _string(tweet.get("in_reply_to_user_id_str"))
+        photos = _x_photos(bundle, tweet_id, tweet)
         if parent and parent in thread_of and to_user == own:
             story = stories[thread_of[parent]]
-            story.body += "\n" + _x_html(tweet)
+            story.body += "\n\n" + _x_html(tweet)
             story.photos += photos
             thread_of[tweet_id] = thread_of[parent]
             continue
         if parent and not keep_replies:
             continue  # a reply to someone else (or to a post not in the archive)
-        lang = tweet.get("lang") or default_lang
+        lang = _string(tweet.get("lang"))
         key = hashlib.sha256(f"x:{tweet_id}".encode()).hexdigest()[:12]
         body = _x_html(tweet)
+        entities = tweet.get("entities") if isinstance(tweet.get("entities"), dict) else {}
         stories[key] = ImportedStory(
             key=key, slug=f"imported-{key}", lang=lang if is_valid_tag(lang) else default_lang,
             title=_title(body), date=published,
-            tags=[h.get("text", "") for h in (tweet.get("entities") or {}).get("hashtags") or []
-                  if h.get("text")],
+            tags=[t for t in (_tag(_string(h.get("text")))
+                              for h in _dicts(entities.get("hashtags"))) if t],
             content_warning="", body=body, photos=photos)
         thread_of[tweet_id] = key
     return list(stories.values())
 
 
-def _x_photos(bundle: zipfile.ZipFile, names: set[str], tweet_id: str, tweet: dict[str, Any]
+def _x_photos(bundle: _Zip, tweet_id: str, tweet: dict[str, Any]
               ) -> list[tuple[str, str, bytes]]:
     found = []
-    media_list = (tweet.get("extended_entities") or tweet.get("entities") or {}).get("media")
-    for media in media_list or []:
+    for media in _x_media(tweet):
         if media.get("type", "photo") != "photo":
             continue
-        url = str(media.get("media_url_https") or media.get("media_url", ""))
+        url = _string(media.get("media_url_https") or media.get("media_url"))
         file_name = f"{tweet_id}-{PurePosixPath(url).name}"
         path = f"data/tweets_media/{file_name}"
-        if path not in names:
-            raise ArchiveError(f"{path} is named by tweet {tweet_id} but missing from the "
-                               "archive")
-        found.append((file_name, str(media.get("ext_alt_text") or ""), bundle.read(path)))
+        if path not in bundle:
+            raise ArchiveError(f"{path[:200]} is named by tweet {tweet_id} but missing from "
+                               "the archive")
+        found.append(_photo(bundle, path, file_name, media.get("ext_alt_text")))
     return found
 
 
 def story_markdown(story: ImportedStory, territory: str, author: str, photo_folder: str
                    ) -> str:
-    """The story file: the same fields as any story, marked as imported."""
+    """The story file: the same fields as any story, marked as imported. Every value is
+    one line, so nothing in an archive can add a field."""
     values = {"title": story.title, "date": f"{story.date:%Y-%m-%d %H:%M}", "authors": author,
               "territory": territory, "tags": ", ".join(story.tags), "lang": story.lang,
               "content-warning": story.content_warning, "slug": story.slug}
-    header = [f"{f.name}: {values[f.key]}" for f in FIELDS if values.get(f.key)]
+    header = [f"{f.name}: {one_line(values[f.key])}" for f in FIELDS if one_line(
+        values.get(f.key) or "")]
     header.append("Imported: true")
     body = story.body
     for name, alt, _data in story.photos:
-        alt_text = alt.replace("]", ")") or "Photo from the archive (no description)"
+        alt_text = one_line(alt).replace("[", "(").replace("]", ")") or \
+            "Photo from the archive (no description)"
         body += f"\n\n![{alt_text}]({photo_folder}/{story.key}-{name})"
     return "\n".join(header) + "\n\n" + body + "\n"

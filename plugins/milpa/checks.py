@@ -1,10 +1,11 @@
 """Lint stories and pages without building: every problem as ``path:line: message``.
 
-``publish.py check`` reports them all; ``publish.py build`` refuses to build while any
-problem that would publish a broken or unsafe page remains (``blocks_build``). Expired
-stories, oversize sources and links to missing stories do not block a build: the build
-leaves expired stories out, shrinks photos anyway, and a link can break when the story it
-points at expires, which must not stop the next scheduled build.
+``publish.py check`` reports them all; ``publish.py build`` leaves out each story or page
+with a problem that would publish a broken or unsafe page (``blocks_build``) and builds
+the rest. Expired stories are information, not problems (``informational``); oversize
+sources and links to missing stories do not block a build: the build leaves expired
+stories out, shrinks photos anyway, and a link can break when the story it points at
+expires, which must not stop the next scheduled build.
 
 Every media file under content/ (found by its bytes, whatever its name) is looked at too:
 metadata that would travel with the repository (GPS, serial numbers, names) is reported as
@@ -48,6 +49,8 @@ class Problem:
     line: int
     message: str
     blocks_build: bool = True
+    # Said for the editor's information (an expired story): `check` still succeeds.
+    informational: bool = False
 
     def __str__(self) -> str:
         # Line 0: the file as a whole (a photo), not a line in it.
@@ -147,8 +150,9 @@ class SiteCheck:
         pattern = self.settings.get("ARTICLE_URL", "{slug}.html")
         return "/" + pattern.replace("{slug}", source.slug(self.slugify)).lstrip("/")
 
-    def report(self, source: Source, line: int, message: str, blocks_build: bool = True) -> None:
-        self.problems.append(Problem(source.path, line, message, blocks_build))
+    def report(self, source: Source, line: int, message: str, blocks_build: bool = True,
+               informational: bool = False) -> None:
+        self.problems.append(Problem(source.path, line, message, blocks_build, informational))
 
     def run(self) -> list[Problem]:
         for source in self.sources:
@@ -230,7 +234,8 @@ class SiteCheck:
                 if ends <= self.now:
                     self.report(source, header.line_of("expires"),
                                 f"expired on {ends:%Y-%m-%d %H:%M}: it is no longer built; "
-                                "delete the file when you no longer need it", blocks_build=False)
+                                "delete the file when you no longer need it", blocks_build=False,
+                                informational=True)
         cover = header.get("cover")
         if cover:
             self.check_reference(source, header.line_of("cover"), cover, header.get("cover-alt"),

@@ -76,3 +76,20 @@ def web_url(value: object) -> str | None:
     except ValueError:
         return None
     return value if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+_ARCHIVE_TAGS = {"p", "br", "a", "span"}
+
+
+def _web_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """Relative links would point into our own site (and Pelican rewrites some): gone."""
+    if attribute == "href" and not value.lower().startswith(("http://", "https://")):
+        return None
+    return value
+
+
+def archive_html(html: str) -> str:
+    """A post from another platform's archive: paragraphs, line breaks and web links only."""
+    return nh3.clean(html, tags=_ARCHIVE_TAGS, attributes={"a": {"href"}},
+                     clean_content_tags=_DROPPED_WITH_CONTENT, url_schemes={"http", "https"},
+                     attribute_filter=_web_links_only, link_rel=None).strip()

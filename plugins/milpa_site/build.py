@@ -1,7 +1,10 @@
 """Build the site with Pelican into a fresh folder, and only then put it in place.
 
-A failed build (a broken story, a plugin that did not register, any error Pelican logs)
-leaves the previous output untouched.
+Expiry always wins: a story (or page) with a blocking problem, found by the check or
+logged while Pelican builds it, is left out and reported, and the rest of the site is
+built and put in place, so an expired story never stays online because another one is
+broken. Site-wide failures (settings, the key's place, the theme, a plugin that did not
+register, private key material in the output) leave the previous output untouched.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,17 @@ from pelican.log import console as pelican_console
 from pelican.settings import read_settings
 from pelican.utils import slugify
 
-from milpa.checks import Problem, check_site
+from milpa.checks import Problem, SiteCheck
+from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
 from milpa.settings import setting
+
+from .finishing import strip_copied_media
+
+_ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
+                  "drafts", "drafts_translations")
+_PAGE_LISTS = ("pages", "translations", "hidden_pages", "hidden_translations", "draft_pages",
+               "draft_translations")
 
 
 class BuildFailed(Exception):
@@ -48,6 +59,8 @@ class BuildSummary:
     output: Path
     # Feeds (relative paths) that are new or differ from the previous build's.
     changed_feeds: tuple[str, ...] = ()
+    # 'path:line: why' for each story, page or copied file left out of this build.
+    left_out: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return (f"Built {self.stories} stories, {self.pages} pages, {self.renditions} image "
@@ -68,24 +81,55 @@ def site_slugify(settings: Mapping[str, Any]):
     return lambda text: slugify(text, regex_subs=substitutions)
 
 
+def _key_problems(settings: Mapping[str, Any]) -> list[Problem]:
+    exposure = key_exposure(settings)
+    if exposure is None:
+        return []
+    return [Problem(Path(setting(settings, "MILPA_KEYS_PATH")), 0, exposure)]
+
+
 def check(settings: Mapping[str, Any]) -> list[Problem]:
-    return check_site(settings, site_slugify(settings))
+    return _key_problems(settings) + SiteCheck(settings, site_slugify(settings)).run()
 
 
 class _Errors(logging.Handler):
-    """Collects every ERROR that Pelican or a plugin logs while building."""
+    """Collects every ERROR that Pelican or a plugin logs while building, by source file.
 
-    def __init__(self) -> None:
+    Milpa's plugins log 'path:line: message' with the path as the first argument, Pelican
+    'Could not process path'; an error naming no source file is the site's.
+    """
+
+    def __init__(self, sources: Mapping[Path, Any], content: Path) -> None:
         super().__init__(logging.ERROR)
+        self.sources = sources
+        self.content = content
         self.messages: list[str] = []
+        self.by_source: dict[Path, list[str]] = {}
+        self.site_wide: list[str] = []
+
+    def source_of(self, record: logging.LogRecord) -> Path | None:
+        first = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        if not isinstance(first, str | os.PathLike):
+            return None
+        for candidate in (Path(first), self.content / first):
+            resolved = candidate.resolve()
+            if resolved in self.sources:
+                return resolved
+        return None
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage().splitlines()[0])
+        message = record.getMessage().splitlines()[0]
+        self.messages.append(message)
+        source = self.source_of(record)
+        if source is None:
+            self.site_wide.append(message)
+        else:
+            self.by_source.setdefault(source, []).append(message)
 
 
 @contextmanager
-def _collecting_errors() -> Iterator[_Errors]:
-    handler = _Errors()
+def _collecting_errors(sources: Mapping[Path, Any], content: Path) -> Iterator[_Errors]:
+    handler = _Errors(sources, content)
     root = logging.getLogger()
     root.addHandler(handler)
     try:
@@ -122,6 +166,58 @@ def _counting_content() -> Iterator[dict[str, int]]:
         signals.all_generators_finalized.disconnect(count)
 
 
+@dataclass
+class _Run:
+    """What one Pelican run left out, and which files it copied as they were."""
+
+    left_out: set[Path] = field(default_factory=set)
+    copied: dict[str, Path] = field(default_factory=dict)  # save_as → source
+
+
+@contextmanager
+def _leaving_out(excluded: Mapping[Path, Any], errors: _Errors) -> Iterator[_Run]:
+    """While Pelican runs: stories and pages that are ``excluded``, or logged an error
+    while they were read, leave every list before anything is counted or written; their
+    translations go with them."""
+    run = _Run()
+
+    def leave_out(generator: Any, lists: tuple[str, ...]) -> None:
+        gone = set(excluded) | set(errors.by_source)
+        for name in lists:
+            for item in getattr(generator, name, []):
+                if Path(item.source_path).resolve() in gone:
+                    gone.update(Path(t.source_path).resolve() for t in item.translations)
+        for name in lists:
+            items = getattr(generator, name, [])
+            items[:] = [item for item in items if Path(item.source_path).resolve() not in gone]
+            for item in items:
+                item.translations = [t for t in item.translations
+                                     if Path(t.source_path).resolve() not in gone]
+        run.left_out |= gone
+
+    def articles(generator: Any) -> None:
+        leave_out(generator, _ARTICLE_LISTS)
+
+    def pages(generator: Any) -> None:
+        leave_out(generator, _PAGE_LISTS)
+
+    def statics(generator: Any) -> None:
+        run.copied.update((static.save_as, Path(static.source_path))
+                          for static in generator.staticfiles)
+
+    # Before territories, tags and authors are counted (articles), before anything is
+    # written (pages, whose context lists are the same objects).
+    signals.article_generator_pretaxonomy.connect(articles)
+    signals.page_generator_finalized.connect(pages)
+    signals.static_generator_finalized.connect(statics)
+    try:
+        yield run
+    finally:
+        signals.article_generator_pretaxonomy.disconnect(articles)
+        signals.page_generator_finalized.disconnect(pages)
+        signals.static_generator_finalized.disconnect(statics)
+
+
 def _changed_feeds(new: Path, old: Path) -> tuple[str, ...]:
     """Feeds of ``new`` that ``old`` lacks or has with other bytes."""
     changed = []
@@ -143,26 +239,67 @@ def _replace_folder(new: Path, final: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
+                 sources: Mapping[Path, Any]) -> tuple[_Errors, dict[str, int], _Run]:
+    """One Pelican run into ``staging``. Raises BuildFailed for a plugin that did not
+    register or a site-wide error."""
+    shutil.rmtree(staging, ignore_errors=True)
+    content = Path(settings["PATH"])
+    with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
+          _leaving_out(excluded, errors) as run, _quiet_pelican()):
+        pelican = Pelican({**settings, "OUTPUT_PATH": str(staging)})
+        missing = len(settings.get("PLUGINS") or []) - len(pelican.plugins)
+        if missing:
+            raise BuildFailed([*errors.messages, f"{missing} plugin(s) did not register"],
+                              logged=bool(errors.messages))
+        pelican.run()
+    if errors.site_wide:
+        raise BuildFailed(errors.messages, logged=True)
+    return errors, counts, run
+
+
 def build(settings: dict[str, Any]) -> BuildSummary:
-    """Check, build into a staging folder, then swap it in. Raises BuildFailed."""
+    """Check, build into a staging folder without what is broken, then swap it in.
+
+    Raises BuildFailed for site-wide problems; stories left out are in ``left_out``.
+    """
     started = time.perf_counter()
-    blocking = [str(p) for p in check(settings) if p.blocks_build]
-    if blocking:
-        raise BuildFailed(blocking)
+    site = SiteCheck(settings, site_slugify(settings))
+    problems = [p for p in _key_problems(settings) + site.run() if p.blocks_build]
+    sources = {s.path.resolve(): s for s in site.sources}
+    site_wide = [str(p) for p in problems if p.path.resolve() not in sources]
+    if site_wide:
+        raise BuildFailed(site_wide)
+    excluded: dict[Path, list[str]] = {}
+    for problem in problems:
+        excluded.setdefault(problem.path.resolve(), []).append(str(problem))
+    slugify = site_slugify(settings)
+    for path in list(excluded):
+        original = sources[path]
+        if not original.is_translation():
+            for other in site.sources:
+                if (other.is_story == original.is_story and other.is_translation()
+                        and other.slug(slugify) == original.slug(slugify)):
+                    excluded.setdefault(other.path.resolve(), []).append(
+                        f"{relative_to_cwd(other.path)}: a translation of "
+                        f"{relative_to_cwd(original.path)}, which is left out")
     final = Path(settings["OUTPUT_PATH"])
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
     try:
-        with _collecting_errors() as errors, _counting_content() as counts, _quiet_pelican():
-            pelican = Pelican({**settings, "OUTPUT_PATH": str(staging)})
-            missing = len(settings.get("PLUGINS") or []) - len(pelican.plugins)
-            if missing:
-                raise BuildFailed([*errors.messages, f"{missing} plugin(s) did not register"],
-                                  logged=bool(errors.messages))
-            pelican.run()
-        if errors.messages:
+        errors, counts, run = _run_pelican(settings, staging, excluded, sources)
+        # Stories report their problems as Pelican reads them, before the lists are
+        # settled; an error about one that is still listed means its page was written.
+        if any(path not in run.left_out for path in errors.by_source):
             raise BuildFailed(errors.messages, logged=True)
+        for path, messages in errors.by_source.items():
+            excluded.setdefault(path, messages)
+        media = staging / setting(settings, "MILPA_MEDIA_PATH")
+        removed = strip_copied_media(staging, media, run.copied)
+        leaks = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH"))).leaks_in_tree(staging)
+        if leaks:
+            raise BuildFailed([f"{leak}: remove it from content/ or the theme; the output "
+                               "would publish private key material" for leak in leaks])
     except BuildFailed:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -170,10 +307,11 @@ def build(settings: dict[str, Any]) -> BuildSummary:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed([f"the build stopped: {error}"]) from error
     files = [p for p in staging.rglob("*") if p.is_file()]
-    media = staging / setting(settings, "MILPA_MEDIA_PATH")
     renditions = sum(1 for p in files if p.parent == media and p.suffix in (".webp", ".jpg"))
     total = sum(p.stat().st_size for p in files)
     changed_feeds = _changed_feeds(staging, final)
     _replace_folder(staging, final)
+    left_out = tuple(message for messages in excluded.values() for message in messages)
     return BuildSummary(counts["stories"], counts["pages"], renditions, total,
-                        time.perf_counter() - started, final, changed_feeds)
+                        time.perf_counter() - started, final, changed_feeds,
+                        left_out + tuple(removed))
