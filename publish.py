@@ -581,22 +581,11 @@ def _import(settings: dict[str, Any], archive: Path,
         click.echo(f"Would import {len(new)} stories ({sum(len(s.photos) for s in new)} "
                    f"photos); {len(stories) - len(new)} already here.")
         return
-    # The archive's photos still carry what the phone put in them: clean them all before
-    # writing anything, so a photo that cannot be cleaned leaves nothing half-imported.
-    limit = setting(settings, "MILPA_MAX_IMAGE_PIXELS")
-    clean = {}
-    for story in new:
-        for name, _alt, data in story.photos:
-            try:
-                clean[story.key, name] = stripped(data, limit)[0]
-            except (CannotStrip, ImageTooLarge) as error:
-                raise click.ClickException(f"{archive}: photo {name}: {error}. Nothing was "
-                                           "imported.") from None
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     with click.progressbar(new, label="Importing", file=sys.stderr) as progress:
         for story in progress:
-            for name, _alt, _data in story.photos:
-                write_atomically(photos / f"{story.key}-{name}", clean[story.key, name])
+            for name, _alt, data in story.photos:  # stripped by the reader
+                write_atomically(photos / f"{story.key}-{name}", data)
             store.mark_imported(f"{story.lang}/{story.slug}")
             write_atomically(folder / f"{story.slug}.md", story_markdown(
                 story, territory, author, "../../photos/imported").encode())

@@ -106,7 +106,7 @@ def test_check_reports_each_problem_as_path_line_message(site: MiniSite) -> None
         "content/stories/untitled.md:1: missing title: add 'Title: …'",
     ]
     assert lines[: len(expected)] == expected
-    assert lines[-1] == ("9 problem(s) in 2 file(s); 8 would keep their story or page out of "
+    assert lines[-1] == ("10 problem(s) in 3 file(s); 8 would keep their story or page out of "
                          "the build.")
 
 

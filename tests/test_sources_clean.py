@@ -174,7 +174,7 @@ def test_check_names_every_file_that_carries_metadata_by_its_content(
         assert any(line.startswith(f"{name}: {message}") for line in lines), name
     assert not any("clean.png" in line for line in lines)
     # The build re-encodes every photo it publishes, so metadata does not stop it.
-    assert "0 would stop the build" in lines[-1]
+    assert "0 would keep their story or page out of the build" in lines[-1]
 
 
 def test_clean_media_strips_in_place_without_touching_the_pictures(
@@ -340,7 +340,7 @@ def test_check_refuses_a_picture_over_the_pixel_limit_quickly(site: MiniSite) ->
     assert result.exit_code == 1
     assert ("content/photos/bomb.png: 10000×10000 is 100 megapixels, over the 50 megapixel "
             "limit (MILPA_MAX_IMAGE_PIXELS)") in result.output
-    assert "1 would stop the build" in result.output
+    assert "1 would keep their story or page out of the build" in result.output
     assert time.monotonic() - started < 10
 
 
@@ -360,7 +360,7 @@ def test_a_huge_gif_is_refused_with_a_message(site: MiniSite, side: int, message
     result = run("check")
     assert result.exit_code == 1
     assert f"content/bomb.gif: {message}" in result.output
-    assert "1 would stop the build" in result.output
+    assert "1 would keep their story or page out of the build" in result.output
 
 
 def test_render_refuses_what_pillow_would_call_a_bomb(tmp_path: Path) -> None:

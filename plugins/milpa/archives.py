@@ -26,9 +26,11 @@ from html import escape, unescape
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .filetypes import HEAD_BYTES, JPEG, sniff
-from .images import PHOTO_SUFFIXES, safe_stem
+from .filetypes import HEAD_BYTES, JPEG, PNG, WEBP, sniff
+from .images import DEFAULT_MAX_PIXELS, PHOTO_SUFFIXES, ImageTooLarge, safe_stem
 from .languages import is_valid_tag
+from .metadata import CannotStrip
+from .metadata import stripped as metadata_stripped
 from .safecopy import Refused, stripped_file
 from .sanitize import archive_html
 from .stories import FIELDS
@@ -210,8 +212,11 @@ def _photo(bundle: _Zip, path: str, file_name: str, alt: Any) -> tuple[str, str,
         raise ArchiveError(f"{path} is named as a photo but its bytes are not one")
     target = kind if kind.suffix in PHOTO_SUFFIXES else JPEG
     try:
-        clean = stripped_file(data, target)
-    except Refused as refused:
+        if kind in (JPEG, PNG, WEBP):  # their metadata blocks go, not a pixel changes
+            clean = metadata_stripped(data, DEFAULT_MAX_PIXELS)[0]
+        else:
+            clean = stripped_file(data, target)
+    except (Refused, CannotStrip, ImageTooLarge) as refused:
         raise ArchiveError(f"{path}: {refused}") from None
     return f"{safe_stem(file_name)}{target.suffix}", one_line(_string(alt)), clean
 
