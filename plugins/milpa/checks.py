@@ -31,7 +31,7 @@ from .metadata import UNREADABLE, VIDEO, Carried, carried
 from .references import is_remote, relative_to_cwd, resolve
 from .settings import now, setting, site_zone
 from .stories import ALIASES, FIELDS, KNOWN_KEYS, expiry_time, parse_bool, parse_date
-from .video import FFMPEG_MISSING, VIDEO_TYPES, ffmpeg_available
+from .video import ENCODERS_MISSING, VIDEO_TYPES, encoders_available
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mkd", ".mdown"})
 _IMAGE = re.compile(r'!\[(?P<alt>[^\]]*)\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')
@@ -263,8 +263,8 @@ class SiteCheck:
             self.report(source, line, f"{reference} not found (looked for "
                         f"{relative_to_cwd(path)})")
         elif suffix in VIDEO_TYPES:
-            if not ffmpeg_available():
-                self.report(source, line, f"video {reference} {FFMPEG_MISSING}")
+            if not encoders_available():
+                self.report(source, line, f"video {reference} {ENCODERS_MISSING}")
         elif suffix not in PHOTO_SUFFIXES:
             self.report(source, line, f"{reference} is neither a photo nor a video "
                         f"(use {', '.join(sorted(PHOTO_SUFFIXES | VIDEO_TYPES.keys()))})")

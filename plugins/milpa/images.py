@@ -24,6 +24,8 @@ from typing import BinaryIO
 import blurhash
 from PIL import Image, ImageOps
 
+from .filetypes import HEAD_BYTES, HEIF, sniff
+
 WEBP = "image/webp"
 JPEG = "image/jpeg"
 _EXTENSIONS = {WEBP: "webp", JPEG: "jpg"}
@@ -48,10 +50,6 @@ def too_large_message(width: int, height: int, max_pixels: int) -> str:
             "before committing")
 
 
-# ISO-BMFF brands of HEIF pictures (Pillow reads AVIF itself, not these).
-HEIF_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"})
-
-
 @cache
 def register_heif() -> None:
     """Teach Pillow HEIC (pillow-heif), once, and only when one is met: it costs a tenth of a
@@ -62,7 +60,8 @@ def register_heif() -> None:
 
 
 def is_heif(head: bytes) -> bool:
-    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
+    """HEIC and its kin, which Pillow opens only through pillow-heif (AVIF it reads itself)."""
+    return sniff(head) is HEIF
 
 
 @contextmanager
@@ -71,9 +70,9 @@ def opened_within(source: Path | BinaryIO, max_pixels: int) -> Iterator[Image.Im
     has more than ``max_pixels``: nothing is decoded before this check."""
     if isinstance(source, Path):
         with source.open("rb") as handle:
-            head = handle.read(12)
+            head = handle.read(HEAD_BYTES)
     else:
-        head = source.read(12)
+        head = source.read(HEAD_BYTES)
         source.seek(0)
     if is_heif(head):
         register_heif()

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from .images import HEIF_BRANDS, is_heif, opened_within, register_heif
+from .filetypes import HEAD_BYTES, sniff
+from .images import is_heif, opened_within, register_heif
 
 GPS = "GPS position"
 SERIAL = "camera serial number"
@@ -64,38 +65,29 @@ _LOCATION_WORDS = re.compile(rb"gps|latitude|longitude|location|iso6709|city", r
 
 JPEG, PNG, WEBP, GIF, TIFF, HEIF, AVIF, VIDEO = (
     "JPEG", "PNG", "WebP", "GIF", "TIFF", "HEIF", "AVIF", "video")
-_AVIF_BRANDS = {b"avif", b"avis"}
 
 
 class CannotStrip(ValueError):
     """A file this module will not rewrite; the message says what to do instead."""
 
 
+# What each kind the sniffer knows is, for reading and stripping here (a DNG is read as
+# the TIFF it is; a BMP carries no metadata).
+_KINDS = {"jpeg": JPEG, "png": PNG, "webp": WEBP, "gif": GIF, "tiff": TIFF, "dng": TIFF,
+          "heif": HEIF, "avif": AVIF}
+
+
 def sniffed(head: bytes) -> str | None:
-    """The kind of media file these first bytes (16 are enough) begin, or None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    if head[:4] == b"RIFF" and head[8:12] in (b"AVI ", b"WAVE"):
-        return VIDEO
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return GIF
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return TIFF
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        return HEIF if brand in HEIF_BRANDS else AVIF if brand in _AVIF_BRANDS else VIDEO
-    if head.startswith(b"\x1aE\xdf\xa3"):  # Matroska and WebM
-        return VIDEO
-    return None
+    """The kind of media file these first bytes begin, or None."""
+    kind = sniff(head)
+    if kind is None:
+        return None
+    return VIDEO if kind.family == "video" else _KINDS.get(kind.name)
 
 
 def kind_of(path: Path) -> str | None:
     with path.open("rb") as handle:
-        return sniffed(handle.read(16))
+        return sniffed(handle.read(HEAD_BYTES))
 
 
 def _in_order(labels: Iterable[str]) -> tuple[str, ...]:
@@ -397,7 +389,7 @@ _PILLOW_INFO = {"comment": COMMENT, "photoshop": IPTC}
 
 
 def _pillow_carried(data: bytes) -> set[str]:
-    if is_heif(data[:12]):
+    if is_heif(data[:HEAD_BYTES]):
         register_heif()
     with warnings.catch_warnings():
         # Only the header is read here; the pixel limit is judged apart (``opened_within``).
@@ -486,7 +478,7 @@ class Carried:
 
 def picture_labels(data: bytes) -> tuple[str, ...]:
     """What a photo's bytes give away (empty when clean)."""
-    kind = sniffed(data[:16])
+    kind = sniffed(data[:HEAD_BYTES])
     reader = {JPEG: _jpeg_carried, PNG: _png_carried, WEBP: _webp_carried}.get(kind or "",
                                                                               _pillow_carried)
     try:
@@ -512,7 +504,7 @@ def stripped(data: bytes, max_pixels: int) -> tuple[bytes, str | None]:
     """The same file without its metadata, and a note when it had to be re-encoded.
 
     ``max_pixels`` bounds the pictures this will decode (only re-encoded formats decode)."""
-    kind = sniffed(data[:16])
+    kind = sniffed(data[:HEAD_BYTES])
     note = None
     if kind == JPEG:
         clean = _jpeg_stripped(data)

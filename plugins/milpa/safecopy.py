@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import io
 
-import pillow_heif
 from PIL import Image, ImageOps, ImageSequence
 
 from .filetypes import FileKind
+from .images import register_heif
 
 # HEIC/HEIF, as iPhones write them, open like any other photo.
-pillow_heif.register_heif_opener()
+register_heif()
 
 # Pillow's format names for each kind it can write back.
 _WRITERS = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "tiff": "TIFF",

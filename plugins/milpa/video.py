@@ -36,7 +36,7 @@ MP4 = "video/mp4"
 WEBM = "video/webm"
 # PyAV bundles FFmpeg; a build of it without these encoders cannot publish a video.
 _ENCODERS = ("libx264", "aac", "libvpx-vp9", "libopus")
-FFMPEG_MISSING = (
+ENCODERS_MISSING = (
     "needs PyAV with the libx264, aac, libvpx-vp9 and libopus encoders to re-encode it; "
     "reinstall PyAV (pip install --force-reinstall av) or remove the video"
 )
@@ -60,7 +60,7 @@ class VideoError(RuntimeError):
     """A video that cannot be published safely; the message says why."""
 
 
-def ffmpeg_available() -> bool:
+def encoders_available() -> bool:
     """Whether the FFmpeg inside PyAV can encode what every rendition needs."""
     return all(name in av.codecs_available for name in _ENCODERS)
 
@@ -429,8 +429,8 @@ class VideoCache:
         if source_path.suffix.lower() not in VIDEO_TYPES:
             raise VideoError(f"{source_path.suffix} videos are not supported; "
                              f"use {', '.join(sorted(VIDEO_TYPES))}")
-        if not ffmpeg_available():
-            raise VideoError(FFMPEG_MISSING)
+        if not encoders_available():
+            raise VideoError(ENCODERS_MISSING)
         entry = self.entry_of(source_path)
         meta = entry / "meta.json"
         if meta.exists():
