@@ -95,6 +95,8 @@ DEFAULTS: dict[str, Any] = {
     # requests) and to send a whole body: slow clients must not hold the service.
     "MILPA_INBOX_HEADER_TIMEOUT": 10,
     "MILPA_INBOX_BODY_TIMEOUT": 10,
+    # Connections `serve` and `inbox` hold at once; past it the oldest is closed.
+    "MILPA_INBOX_MAX_CONNECTIONS": 512,
     # Refused before anything is stored (with `publish.py block import` adding to them).
     "MILPA_BLOCKED_DOMAINS": (),
     "MILPA_BLOCKED_ACTORS": (),

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import http_sf
 from bovine.crypto.digest import validate_digest
 from bovine.crypto.http_signature import HttpSignature
-from bovine.crypto.signature import RFC9421Signature, Signature
+from bovine.crypto.signature import Signature
 from bovine.utils import parse_gmt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from http_message_signatures import (
@@ -196,17 +197,13 @@ class Verifier:
         return key, parsed.signature
 
     async def rfc9421(self, request: SignedRequest) -> tuple[OwnedKey, str]:
-        try:
-            parsed = RFC9421Signature.from_headers(request.header("signature-input"),
-                                                   request.header("signature"))
-            key_id = parsed.key_id
-        except Exception:  # http_sf and bovine raise many kinds of error on bad input
-            raise BadSignature("malformed Signature-Input or Signature header") from None
+        params = signature_params(request.header("signature-input"))
+        key_id = params.get("keyid")
         covered: set[str] = set()
 
         def check(key: OwnedKey) -> bool:
             verifier = HTTPMessageVerifier(
-                signature_algorithm=algorithm_for(key, parsed.params.get("alg")),
+                signature_algorithm=algorithm_for(key, params.get("alg")),
                 key_resolver=MappingKeyResolver(
                     public_keys={key_id: key.identifier.public_key}, private_keys={}))
             verifier.require_created = False  # `date` may stand in for it (checked below)
@@ -223,13 +220,27 @@ class Verifier:
             raise BadSignature("signature must cover @method and @target-uri")
         if "content-digest" not in covered:
             raise BadSignature("signature must cover content-digest")
-        if "created" in parsed.params:
-            fresh_created(parsed.params["created"])
+        if "created" in params:
+            fresh_created(params["created"])
         elif "date" in covered:
             fresh_date(request.header("date"))
         else:
             raise BadSignature("signature must carry created or cover date")
         return key, request.header("signature")
+
+
+def signature_params(signature_input: str) -> dict[str, Any]:
+    """The parameters (keyid, alg, created...) of the one RFC 9421 signature offered."""
+    try:
+        signatures = http_sf.parse(signature_input.encode(), tltype="dictionary")
+    except (ValueError, UnicodeEncodeError):
+        raise BadSignature("malformed Signature-Input header") from None
+    if len(signatures) != 1:
+        raise BadSignature("Signature-Input must offer exactly one signature")
+    [member] = signatures.values()
+    if not isinstance(member, tuple) or not isinstance(member[0], list):
+        raise BadSignature("malformed Signature-Input header")
+    return member[1]
 
 
 def algorithm_for(key: OwnedKey, named: Any) -> type[algorithms.HTTPSignatureAlgorithm]:
