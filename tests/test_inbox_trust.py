@@ -31,10 +31,15 @@ from bovine.crypto.http_signature import build_signature
 from bovine.crypto.types import CryptographicSecret
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from milpa.activitypub import ACTIVITY_JSON
+from milpa.signing import Signer
 from milpa.state import DataStore
+from milpa_delivery.remote import RemoteActors
+from milpa_inbox.keys import KeyOwners
 from milpa_inbox.server import runner
+from milpa_inbox.signatures import SignedRequest, Verifier
 
 from .conftest import MiniSite, story
 from .servers import serving
@@ -394,6 +399,29 @@ def test_a_rotated_key_is_fetched_again_once(site: Site, victim: Documents) -> N
     assert victim.fetched["/users/ana"] == 3
 
 
+def test_verified_keys_are_kept_when_documents_are_forgotten(victim: Documents) -> None:
+    """Repeat senders cost no fetch, even after the document cache has moved on."""
+    senders = [victim.actor("/users/ana"), victim.actor("/users/ben")]
+    inbox = "http://milpa.example/ap/inbox"
+
+    async def three_rounds() -> None:
+        async with aiohttp.ClientSession() as http:
+            remote = RemoteActors(http, Signer(f"{inbox}#key", VICTIM_PRIVATE), True,
+                                  cache_size=1)  # holds one document: the senders alternate
+            verifier = Verifier(KeyOwners(remote), frozenset({"milpa.example"}))
+            for number in range(3):
+                for actor in senders:
+                    body = json.dumps({"id": f"{actor}/likes/{number}"}).encode()
+                    headers = {**cavage(inbox, body, f"{actor}#main-key", VICTIM_PRIVATE),
+                               "host": "milpa.example"}
+                    signed = SignedRequest(inbox, "/ap/inbox",
+                                           CIMultiDictProxy(CIMultiDict(headers)), body)
+                    assert await verifier.owner(signed) == actor
+
+    run(three_rounds())
+    assert victim.fetched == {"/users/ana": 1, "/users/ben": 1}
+
+
 async def in_two_writes(base: str, path: str, headers: dict[str, str], body: bytes,
                         pause: float = 0.3) -> bytes:
     """A POST whose body arrives in two TCP segments, some time apart; the raw answer."""
@@ -524,11 +552,11 @@ def closed_by_the_server(connections: list[socket.socket], seconds: float) -> in
         for number, connection in enumerate(connections):
             if number not in closed:
                 try:
-                    if connection.recv(1, socket.MSG_DONTWAIT) == b"":
+                    if connection.recv(1) == b"":
                         closed.add(number)
-                except BlockingIOError:
+                except BlockingIOError:  # nothing to read: still open
                     pass
-                except OSError:  # reset by the server: closed too
+                except ConnectionResetError:  # reset by the server: closed too
                     closed.add(number)
         time.sleep(0.1)
     return len(closed)
@@ -541,6 +569,7 @@ def half_sent(base: str, count: int) -> list[socket.socket]:
     for _ in range(count):
         connection = socket.create_connection(("127.0.0.1", port), timeout=5)
         connection.sendall(b"POST /ap/inboxes/stories HTTP/1.1\r\nhost: x\r\n")
+        connection.setblocking(False)
         connections.append(connection)
     return connections
 
