@@ -303,6 +303,27 @@ def test_a_move_target_must_speak_for_itself(scene: Scene) -> None:
     assert state(scene.site) == before
 
 
+def test_what_an_activity_does_to_an_object_only_its_author_may_do(scene: Scene) -> None:
+    """Correctly signed by someone else: nothing happens to Ana's follow or reply."""
+    site, ana = scene.site, scene.actor
+    ben = scene.victim.actor("/users/ben")
+    note = reply(ana, site, "<p>Ben's version</p>")
+    before = state(site)
+    attempts = [
+        {"type": "Update", "id": f"{ben}/u", "actor": ben, "object": note},
+        {"type": "Delete", "id": f"{ben}/d", "actor": ben, "object": note["id"]},
+        {"type": "Delete", "id": f"{ben}/d2", "actor": ben, "object": ana},
+        {"type": "Undo", "id": f"{ben}/undo", "actor": ben, "object": follow(ana, site)},
+        {"type": "Undo", "id": f"{ben}/undo2", "actor": ben,
+         "object": {**follow(ana, site), "actor": ben}},
+    ]
+    for activity in attempts:
+        assert send(site.inbox(), activity, f"{ben}#main-key") == 202
+    move = {"type": "Move", "id": f"{ben}/m", "actor": ben, "object": ana, "target": ben}
+    assert send(site.inbox(), move, f"{ben}#main-key") == 400
+    assert state(site) == before
+
+
 def test_a_replay_with_a_new_body_and_an_unsigned_digest_is_refused(
         site: Site, victim: Documents) -> None:
     actor = victim.actor("/users/ana")
