@@ -11,7 +11,9 @@ many sockets are held open: past the limit the oldest connection is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,18 +60,22 @@ def runner(app: web.Application, settings: Mapping[str, Any],
 
 def run(app: web.Application, host: str, port: int, settings: Mapping[str, Any],
         access_log: logging.Logger) -> None:
-    """Serve ``app`` on ``host``:``port`` until interrupted (Ctrl-C)."""
+    """Serve ``app`` on ``host``:``port`` until SIGINT (Ctrl-C) or SIGTERM (systemd)."""
 
     async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C still works
+                loop.add_signal_handler(number, stop.set)
         limited = runner(app, settings, access_log)
         await limited.setup()
         try:
             await web.TCPSite(limited, host, port).start()
-            await asyncio.Event().wait()  # until cancelled by Ctrl-C
+            await stop.wait()
         finally:
-            await limited.cleanup()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
+            await limited.cleanup()  # in-flight requests finish, the app's cleanup runs
         logger.info("server: stopped")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
