@@ -39,7 +39,7 @@ from milpa.state import DataStore
 from milpa_delivery.remote import RemoteActors
 from milpa_inbox.keys import KeyOwners
 from milpa_inbox.server import runner
-from milpa_inbox.signatures import SignedRequest, Verifier
+from milpa_inbox.signatures import ReplayCache, SignedRequest, Verifier
 
 from .conftest import MiniSite, story
 from .servers import serving
@@ -363,6 +363,14 @@ def test_the_same_signature_is_accepted_once(site: Site, victim: Documents) -> N
     site.store.remove_follower("stories", actor)
     assert run(post(site.inbox(), body, headers)) == 409
     assert site.store.follower_count("stories") == 0
+
+
+def test_the_replay_cache_is_bounded_in_size_and_time() -> None:
+    by_size = ReplayCache(size=2)
+    assert [by_size.first_time(value) for value in "abca"] == [True, True, True, True]
+    assert by_size.first_time("c") is False  # "a" went to make room; "c" is still held
+    by_time = ReplayCache(seconds=-1)  # every entry is already past the window
+    assert by_time.first_time("a") and by_time.first_time("a")
 
 
 def test_the_query_string_is_part_of_the_signed_target(site: Site, victim: Documents) -> None:
