@@ -300,6 +300,8 @@ def test_a_move_target_must_speak_for_itself(scene: Scene) -> None:
             "object": scene.actor, "target": scene.attacker.url("/users/fake")}
     before = state(scene.site)
     assert send(scene.site.inbox(), move, f"{scene.actor}#main-key") == 400
+    broken = {**move, "id": f"{scene.actor}/move/2", "target": "http://[::1"}
+    assert send(scene.site.inbox(), broken, f"{scene.actor}#main-key") == 400
     assert state(scene.site) == before
 
 

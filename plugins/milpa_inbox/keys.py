@@ -43,6 +43,8 @@ async def own_document(remote: RemoteActors, url: str, fresh: bool = False) -> d
     A server may publish anything, including a document naming another server's actor:
     whatever a document claims about an address other than its own is not believed.
     """
+    if origin(url) is None:  # also what urlsplit cannot parse (a 500 otherwise)
+        raise RemoteRefused(f"not an http(s) URL: {url[:200]!r}")
     document = await remote.document(url, fresh=fresh)
     claimed = document.get("id")
     if not isinstance(claimed, str) or urldefrag(claimed).url != urldefrag(url).url:
