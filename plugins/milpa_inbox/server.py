@@ -59,7 +59,7 @@ def runner(app: web.Application, settings: Mapping[str, Any],
 
 
 def run(app: web.Application, host: str, port: int, settings: Mapping[str, Any],
-        access_log: logging.Logger) -> None:
+        access_log: logging.Logger | None) -> None:
     """Serve ``app`` on ``host``:``port`` until SIGINT (Ctrl-C) or SIGTERM (systemd)."""
 
     async def serve() -> None:
