@@ -357,6 +357,11 @@ def test_behind_a_proxy_the_public_host_is_ours(mini_site: MiniSite, victim: Doc
         assert run(post(site.inbox(), body, {**headers, "host": "milpa.example"})) == 202
 
 
+def test_an_unparseable_key_id_is_a_401(site: Site, victim: Documents) -> None:
+    actor = victim.actor("/users/ana")
+    assert send(site.inbox(), follow(actor, site), "http://[::1#main-key") == 401
+
+
 def test_the_same_signature_is_accepted_once(site: Site, victim: Documents) -> None:
     actor = victim.actor("/users/ana")
     body = json.dumps(follow(actor, site)).encode()
@@ -546,6 +551,7 @@ def test_an_activity_streams_ld_json_body_is_accepted(site: Site, victim: Docume
 @pytest.mark.parametrize("signature_input", [
     'sig1=("@method");keyid="x"', "garbage", 'sig1=();created=abc', "a=1, b=2", "",
     'sig1=("@method" "@target-uri" "content-digest");keyid="http://[::1"',
+    'sig1=("@method" "@target-uri" "content-digest");keyid="http://[::1#main-key"',
 ])
 def test_odd_signature_input_headers_are_401(site: Site, victim: Documents,
                                              signature_input: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,7 @@ from multidict import CIMultiDictProxy
 
 from milpa.logs import service_logger
 
-from .keys import KeyOwners, OwnedKey, Untrusted
+from .keys import KeyOwners, OwnedKey, Untrusted, origin
 
 logger = service_logger(__name__)
 DATE_WINDOW = 300  # seconds a signature's date may be off from ours, either way
@@ -145,11 +146,11 @@ class Verifier:
             raise BadSignature("this signature was used before", status=409)
         return key.owner
 
-    async def key_that(self, key_id: Any, check: Any) -> OwnedKey:
+    async def key_that(self, key_id: Any, check: Callable[[OwnedKey], bool]) -> OwnedKey:
         """The owned key ``key_id`` whose ``check`` passes; a cached key that fails is
         fetched again, once (its owner may have rotated it)."""
-        if not isinstance(key_id, str):
-            raise BadSignature("the signature names no key")
+        if not isinstance(key_id, str) or origin(key_id) is None:  # None: unparseable too
+            raise BadSignature("the signature names no http(s) key")
         key = self.keys.cached(key_id)
         was_cached = key is not None or self.keys.remote.is_cached(key_id)
         try:
