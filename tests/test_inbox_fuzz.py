@@ -97,7 +97,8 @@ def test_no_input_gets_a_5xx_nor_stores_unless_signed(
     headers: dict[str, str] = {"content-type": data.draw(st.sampled_from(CONTENT_TYPES))}
     if mode in ("signed", "wrong key"):
         key_id = f"{actor}#main-key" if mode == "signed" else data.draw(st.sampled_from(
-            [f"{actor}#other", f"{site.base}/ap/actors/stories#main-key", "x", ""]))
+            [f"{actor}#other", f"{site.base}/ap/actors/stories#main-key", "x", "",
+             "http://[::1#k", "file:///etc/passwd#k", f"{actor}#" + "k" * 3000]))
         headers = {**cavage(url, body, key_id or "x", VICTIM_PRIVATE), **headers}
     elif mode == "garbage":
         for name in ("signature", "signature-input", "date", "digest", "content-digest"):
