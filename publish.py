@@ -259,7 +259,8 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     site = settings.get("SITEURL") or base
     _run_server(site_app(output, site, _inbox_or_fail(settings, output, site),
                          setting(settings, "MILPA_REPLIES_ALLOW_IMAGES")), host, port,
-                f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)")
+                f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)",
+                settings)
 
 
 def option_group(*decorators: Callable[..., Any]) -> Callable[..., Any]:
@@ -389,7 +390,7 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
     app = web.Application()
     add_inbox_routes(app, _inbox_or_fail(settings, output, site_url(settings)))
     _run_server(app, host, port, f"Inbox for {site_url(settings)} listening on "
-                f"http://{host}:{port}/ (Ctrl-C to stop)")
+                f"http://{host}:{port}/ (Ctrl-C to stop)", settings)
 
 
 def _inbox_or_fail(settings: dict[str, Any], output: Path, base: str
@@ -402,12 +403,12 @@ def _inbox_or_fail(settings: dict[str, Any], output: Path, base: str
         raise click.ClickException("no actor key: run `python publish.py keys` first") from None
 
 
-def _run_server(app: Any, host: str, port: int, banner: str) -> None:
-    from aiohttp import web
+def _run_server(app: Any, host: str, port: int, banner: str, settings: dict[str, Any]
+                ) -> None:
+    from milpa_inbox.server import run  # with limits on slow and idle clients
 
     click.echo(banner)
-    web.run_app(app, host=host, port=port, print=None,
-                access_log=logging.getLogger("milpa.access"))
+    run(app, host, port, settings, logging.getLogger("milpa.access"))
 
 
 @cli.command("followers")

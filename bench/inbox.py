@@ -58,16 +58,16 @@ SITE_PROCESS = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from aiohttp import web
 from milpa_inbox.inbox import inbox_from_settings
+from milpa_inbox.server import run
 from milpa_inbox.web import site_app
 from tests.conftest import MiniSite, story
 site = MiniSite.__new__(MiniSite)
 site.base = Path({base!r}); site.content = site.base / "content"; site.output = site.base / "output"
 settings = site.settings(SITEURL={url!r}, MILPA_INBOX_ALLOW_LOOPBACK=True)
 site.build(SITEURL={url!r})
-web.run_app(site_app(site.output, {url!r}, inbox_from_settings(settings, site.output, {url!r})),
-            host="127.0.0.1", port={port}, print=None, access_log=None)
+run(site_app(site.output, {url!r}, inbox_from_settings(settings, site.output, {url!r})),
+    "127.0.0.1", {port}, settings, None)  # as `serve` runs it, without an access log
 """
 
 

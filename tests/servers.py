@@ -17,25 +17,28 @@ from aiohttp import web
 
 
 @contextmanager
-def serving(app: web.Application | Callable[[str], web.Application]) -> Iterator[str]:
+def serving(app: web.Application | Callable[[str], web.Application],
+            runner: Callable[[web.Application], web.AppRunner] = web.AppRunner
+            ) -> Iterator[str]:
     """Serve an app on a port the OS picks; yields its base URL.
 
     ``app`` may be a function of the base URL, for apps that must know their own address
-    (the port is bound before the app is made, so there is no race for it).
+    (the port is bound before the app is made, so there is no race for it); ``runner``
+    makes its runner (the one `serve` uses, to test its limits).
     """
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{listener.getsockname()[1]}"
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app if isinstance(app, web.Application) else app(base))
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.SockSite(runner, listener).start())
+    running = runner(app if isinstance(app, web.Application) else app(base))
+    loop.run_until_complete(running.setup())
+    loop.run_until_complete(web.SockSite(running, listener).start())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
         yield base
     finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(running.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()

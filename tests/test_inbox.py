@@ -397,8 +397,10 @@ def test_replies_are_held_updated_and_deleted(site: Site, peer: Peer) -> None:
 
 def test_likes_and_boosts_are_counted_once_and_undone(site: Site, peer: Peer) -> None:
     story = f"{site.base}/ap/objects/es/agua"
-    for number, kind in ((22, "Like"), (22, "Like"), (23, "Like"), (22, "Announce")):
-        activity = {"type": kind, "id": f"{peer.actor(number)}/{kind}", "object": story,
+    # The same actor liking twice (two activities: an identical request is a replay).
+    for count, (number, kind) in enumerate(((22, "Like"), (22, "Like"), (23, "Like"),
+                                            (22, "Announce"))):
+        activity = {"type": kind, "id": f"{peer.actor(number)}/{kind}/{count}", "object": story,
                     "actor": peer.actor(number)}
         assert run(post_signed(site.inbox(), activity, peer.key(number))) == 202
     assert site.store.reaction_count("likes", "es/agua") == 2

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_delivery.announce",
+SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_inbox.keys",
+                   "milpa_inbox.signatures", "milpa_inbox.server", "milpa_delivery.announce",
                    "milpa_delivery.remote"]
 
 

@@ -102,6 +102,15 @@ DEFAULTS: dict[str, Any] = {
     # addresses (only for tests and local previews: it is how SSRF starts).
     "MILPA_INBOX_MAX_BODY": 256 * 1024,
     "MILPA_INBOX_ALLOW_LOOPBACK": False,
+    # Host names signed requests may be addressed to besides the SITEURL's (the public
+    # name, when the inbox runs behind a proxy under another one).
+    "MILPA_INBOX_HOSTS": (),
+    # Seconds a client has to send its request headers (and to stay idle between
+    # requests) and to send a whole body: slow clients must not hold the service.
+    "MILPA_INBOX_HEADER_TIMEOUT": 10,
+    "MILPA_INBOX_BODY_TIMEOUT": 10,
+    # Connections `serve` and `inbox` hold at once; past it the oldest is closed.
+    "MILPA_INBOX_MAX_CONNECTIONS": 512,
     # Refused before anything is stored (with `publish.py block import` adding to them).
     "MILPA_BLOCKED_DOMAINS": (),
     "MILPA_BLOCKED_ACTORS": (),

@@ -1,18 +1,18 @@
 """The inbox: where trust is decided. Every POST is checked, then handled by its type.
 
-Checks, in order, each with a 4xx and a log line: the actor exists (404), the body is not
-too big (413), is ActivityPub JSON (415), parses and is not nested absurdly deep (400), is
-an activity with an actor (400), and carries a valid HTTP signature made with a key its
-actor owns (401). The signature checker is bovine's; the key comes from the actor's
-document, fetched with a signed GET, cached, and fetched again once if it no longer
-verifies (the actor may have rotated it).
+Checks, in order, each with a 4xx and a log line: the actor exists (404), the body is read
+whole within a time limit (408) and is not too big (413), is ActivityPub JSON by its exact
+media type (415), parses and is not nested absurdly deep (400), is an activity with an
+actor (400), and carries a valid HTTP signature (draft-cavage or RFC 9421, see
+``signatures``) made with a key its actor owns (``keys``) and never seen before (401, 409).
+What an activity does to an object is then allowed only to that object's author.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +21,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from bovine.crypto import build_validate_http_signature_raw
-from bovine.crypto.signature import Signature
+from aiohttp.helpers import parse_mimetype
 
 from milpa.activitypub import ApUrls, follow_answer
 from milpa.blocks import is_blocked
@@ -33,10 +32,14 @@ from milpa.signing import Signer
 from milpa.state import DataStore, Follower, FollowRequest
 from milpa_delivery.remote import RemoteActors, RemoteRefused
 
+from .keys import KeyOwners, origin, own_document
+from .signatures import BadSignature, ReplayCache, SignedRequest, Verifier
+
 logger = service_logger(__name__)
-ACCEPTED_TYPES = ("application/activity+json", "application/ld+json")
-REQUIRED_SIGNED = {"(request-target)", "host", "date"}
+ACTIVITY_STREAMS = "https://www.w3.org/ns/activitystreams"
 MAX_DEPTH = 32
+MAX_NAME = 100  # longer actor names and story path parts are not ours (and not paths)
+READ_CHUNK = 64 * 1024
 DELIVERY_ATTEMPTS = (0, 2, 10, 60)  # seconds to wait before each try
 
 
@@ -60,6 +63,21 @@ def depth(value: Any, limit: int = MAX_DEPTH) -> int:
             item, list) else ()
         stack.extend((child, level + 1) for child in children)
     return deepest
+
+
+def safe_part(name: str) -> bool:
+    """Whether ``name`` can be one part of a path under our folders and nothing more."""
+    return 0 < len(name) <= MAX_NAME and not name.startswith(".") and not any(
+        character in name for character in "/\\\0")
+
+
+def is_activity_json(content_type: str) -> bool:
+    """Exactly ActivityPub's media type (parameters allowed, nothing appended)."""
+    media = parse_mimetype(content_type)
+    if (media.type, media.subtype, media.suffix) == ("application", "activity", "json"):
+        return True
+    return (media.type, media.subtype, media.suffix) == ("application", "ld", "json") and \
+        ACTIVITY_STREAMS in media.parameters.get("profile", "").split()
 
 
 def now_iso() -> str:
@@ -86,7 +104,15 @@ class Inbox:
     manually_approves: bool = False  # follows wait for `publish.py moderate`
     held_per_actor: int = 20  # held replies kept per actor, and in all (over that: dropped)
     held_total: int = 2000
+    # The Host values signatures must be made for: the site's own, and the public host
+    # when the inbox runs behind a proxy under another name.
+    hosts: frozenset[str] = frozenset()
+    body_timeout: float = 10.0  # seconds to receive a whole body
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    verifier: Verifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.verifier = Verifier(KeyOwners(self.remote), self.hosts, ReplayCache())
 
     def blocked(self, actor_id: str) -> bool:
         """Blocked in the data folder or the settings, after normalising both (milpa.blocks)."""
@@ -96,9 +122,7 @@ class Inbox:
             "actors": [*stored["actors"], *self.blocked_actors]})
 
     def actor_exists(self, name: str) -> bool:
-        # A name too long for a file name would be an OSError (a 500), not a 404.
-        return "/" not in name and len(name.encode()) <= 200 and \
-            (self.actors_folder / name).is_file()
+        return safe_part(name) and (self.actors_folder / name).is_file()
 
     def our_story(self, object_url: str | None) -> str | None:
         """``LANG/SLUG`` of the story ``object_url`` names, if it is one of ours."""
@@ -118,64 +142,47 @@ class Inbox:
             return name if self.actor_exists(name) else None
         return None
 
-    async def read_activity(self, request: web.Request) -> tuple[dict[str, Any], bytes]:
+    async def read_body(self, request: web.Request) -> bytes:
+        """The whole body, however it arrives (in pieces, chunked), or Refused."""
         if request.content_length is not None and request.content_length > self.max_body:
             raise Refused(413, f"body over {self.max_body} bytes")
-        body = await request.content.read(self.max_body + 1)
-        if len(body) > self.max_body:
-            raise Refused(413, f"body over {self.max_body} bytes")
-        if not request.content_type.startswith(ACCEPTED_TYPES):
+        chunks, total = [], 0
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.content.iter_chunked(READ_CHUNK):
+                    total += len(chunk)
+                    if total > self.max_body:
+                        raise Refused(413, f"body over {self.max_body} bytes")
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise Refused(408, f"body not received within {self.body_timeout:g} s") from None
+        return b"".join(chunks)
+
+    async def read_activity(self, request: web.Request) -> tuple[dict[str, Any], bytes]:
+        body = await self.read_body(request)
+        if not is_activity_json(request.headers.get("Content-Type", "")):
             raise Refused(415, "send application/activity+json")
         try:
             activity = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting beyond Python's stack
             raise Refused(400, "body is not JSON") from None
         if depth(activity) > MAX_DEPTH:
             raise Refused(400, "JSON nested too deep")
         if not isinstance(activity, dict) or not isinstance(activity.get("type"), str):
             raise Refused(400, "not an activity")
-        if not object_id(activity.get("actor")):
+        if origin(object_id(activity.get("actor"))) is None:
             raise Refused(400, "activity has no actor")
         return activity, body
 
     async def verified_owner(self, request: web.Request, body: bytes) -> str:
-        """The owner of the key that signed the request, or Refused(401)."""
-        headers = {name.lower(): value for name, value in request.headers.items()}
-        if "signature" not in headers:
-            raise Refused(401, "request is not signed")
+        """The owner of the key that signed the request, or Refused(401 or 409)."""
+        scheme = urlsplit(self.urls.base).scheme
+        signed = SignedRequest(f"{scheme}://{request.host}{request.raw_path}",
+                               request.raw_path, request.headers, body)
         try:
-            signed = set(Signature.from_signature_header(headers["signature"]).fields)
-        except Exception:  # bovine raises plain exceptions on a malformed header
-            raise Refused(401, "malformed Signature header") from None
-        missing = REQUIRED_SIGNED - signed
-        if not {"digest", "content-digest"} & signed:
-            missing.add("digest")
-        if missing:
-            raise Refused(401, f"signature must cover {', '.join(sorted(missing))}")
-
-        async def body_bytes() -> bytes:
-            return body
-
-        cached_keys: list[str] = []
-
-        async def key_for(key_id: str) -> Any:
-            try:
-                if self.remote.is_cached(key_id):
-                    cached_keys.append(key_id)
-                    # A cached key that fails is fetched again, once: it may have rotated.
-                    return await self.remote.public_key(key_id, fresh=len(cached_keys) > 1)
-                return await self.remote.public_key(key_id)
-            except RemoteRefused as error:
-                logger.warning("inbox: key %s refused: %s", key_id, error)
-                return None
-
-        validate = build_validate_http_signature_raw(key_for)
-        owner = await validate("post", request.path, headers, body_bytes)
-        if owner is None and cached_keys:
-            owner = await validate("post", request.path, headers, body_bytes)
-        if not owner:
-            raise Refused(401, "signature does not verify")
-        return owner
+            return await self.verifier.owner(signed)
+        except BadSignature as error:
+            raise Refused(error.status, str(error)) from None
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info.get("name")
@@ -368,8 +375,8 @@ async def on_move(inbox: Inbox, activity: dict[str, Any]) -> None:
     new = object_id(activity.get("target"))
     if object_id(activity.get("object")) != old or not new:
         raise Refused(400, "Move must move its own actor to a target")
-    try:
-        target = await inbox.remote.document(new, fresh=True)
+    try:  # from the target's own origin, as it is now: it may have just added the alias
+        target = await own_document(inbox.remote, new, fresh=True)
     except RemoteRefused as error:
         raise Refused(400, f"cannot read the move's target: {error}") from None
     aliases = target.get("alsoKnownAs") or []
@@ -425,6 +432,11 @@ def add_inbox_routes(app: web.Application,
     app.cleanup_ctx.append(lifetime)
 
 
+def site_hosts(base: str, extra: Iterable[str]) -> frozenset[str]:
+    """The Host values signed requests may name: the site URL's, and any configured."""
+    return frozenset(host.lower() for host in (urlsplit(base).netloc, *extra) if host)
+
+
 def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                         ) -> Callable[[aiohttp.ClientSession], Inbox]:
     """How an app makes its Inbox from the site's settings (the key is read once, here)."""
@@ -438,6 +450,8 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                      tuple(setting(settings, "MILPA_BLOCKED_DOMAINS")),
                      tuple(setting(settings, "MILPA_BLOCKED_ACTORS")),
                      setting(settings, "MILPA_MANUALLY_APPROVES_FOLLOWERS"),
+                     hosts=site_hosts(base, setting(settings, "MILPA_INBOX_HOSTS")),
+                     body_timeout=setting(settings, "MILPA_INBOX_BODY_TIMEOUT"),
                      held_per_actor=setting(settings, "MILPA_REPLIES_HELD_PER_ACTOR"),
                      held_total=setting(settings, "MILPA_REPLIES_HELD_TOTAL"))
 
