@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_delivery.announce",
+                   "milpa_delivery.deliverer", "milpa_delivery.queue", "milpa_delivery.guard",
                    "milpa_delivery.remote"]
 
 
