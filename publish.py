@@ -329,7 +329,7 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
 
 
 def _inbox_or_fail(settings: dict[str, Any], output: Path, base: str
-                   ) -> Callable[[Any], Inbox]:
+                   ) -> Callable[[], Inbox]:
     from milpa_inbox.inbox import inbox_from_settings
 
     try:
