@@ -118,7 +118,7 @@ def main() -> None:
                     inbox, "2026-06-01T00:00:00+00:00"))
             recorded = time.perf_counter() - started
             inboxes = sorted(inboxes_of(store, ("stories",)))
-            ours_rates, bare_rates, outcomes = [], [], []
+            ours_rates, bare_rates, outcomes, queueing = [], [], [], []
             for round_number in range(arguments.rounds):  # alternating, medians reported
                 activity = {"@context": "https://www.w3.org/ns/activitystreams",
                             "id": f"{SITE}/ap/actors/stories#announces/es/{round_number}",
@@ -126,6 +126,7 @@ def main() -> None:
                             "object": f"{SITE}/ap/objects/es/bench"}
                 started = time.perf_counter()
                 DeliveryQueue(store.folder).enqueue(activity, "stories", inboxes)
+                queueing.append(time.perf_counter() - started)
                 deliverer = Deliverer(store, ApUrls(SITE), key, allow_loopback=True,
                                       max_attempts=16, concurrency=20, per_host=2)
                 outcome = asyncio.run(deliverer.run())
@@ -145,6 +146,11 @@ def main() -> None:
           f"{outcome.delivered} delivered, retried later {outcome.retried_later}, gave up "
           f"{outcome.gave_up})")
     print(f"bare loop, same client and signing: {bare:.0f}/s; ratio {ours / bare:.2f}")
+    delivering = statistics.median(len(inboxes) / (1 / rate * len(inboxes) - queued)
+                                   for rate, queued in zip(ours_rates, queueing, strict=True))
+    print(f"of which queueing (one file written and synced per inbox): "
+          f"{statistics.median(queueing):.2f} s a round; delivery alone {delivering:.0f}/s, "
+          f"ratio {delivering / bare:.2f}")
 
 
 if __name__ == "__main__":
