@@ -23,7 +23,7 @@ import publish
 from milpa.state import DataStore
 from milpa_delivery.queue import DeliveryQueue
 
-from .conftest import ROOT, MiniSite, settings_file, story
+from .conftest import ROOT, TEST_KEYS, MiniSite, settings_file, story
 from .servers import free_port, serving
 from .test_inbox import Peer, Site, follow, post_signed, run, wait_for
 
@@ -215,3 +215,32 @@ def test_moderate_queues_its_answers_and_announce_delivers_what_it_could_not(
     answers = sorted((activity["type"], activity["object"]["actor"])
                      for activity, _ in peer.received)
     assert answers == [("Accept", peer.actor(40)), ("Reject", peer.actor(41))]
+
+
+HOLDING = """
+import asyncio, resource, sys
+from pathlib import Path
+from bovine.crypto.types import CryptographicSecret
+from milpa.activitypub import ApUrls
+from milpa.keys import read_private_key
+from milpa.state import DataStore
+from milpa_delivery.deliverer import Deliverer
+from milpa_delivery.queue import DeliveryQueue
+
+store = DataStore(Path(sys.argv[1]))
+queue = DeliveryQueue(store.folder)
+for number in range(int(sys.argv[3])):  # refused by the guard: no packet leaves
+    queue.enqueue({"id": f"https://example.org/a/{number}"}, "stories", ["http://0.0.0.0:9/"])
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[4]), int(sys.argv[4])))
+key = CryptographicSecret.from_pem("k", read_private_key(Path(sys.argv[2]))).private_key
+outcome = asyncio.run(Deliverer(store, ApUrls("https://example.org"), key, False, 3, 20, 2).run())
+print(outcome.gave_up, queue.pending())
+"""
+
+
+def test_a_long_queue_is_delivered_without_running_out_of_open_files(tmp_path: Path) -> None:
+    """Each activity being delivered holds its lock file open: they go in batches."""
+    done = subprocess.run([sys.executable, "-c", HOLDING, str(tmp_path), str(TEST_KEYS),
+                           "500", "400"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["500", "0"]

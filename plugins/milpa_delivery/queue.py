@@ -60,7 +60,7 @@ class DeliveryQueue:
                                                      "next_try": ""}).encode())
 
     def folders(self, only: Collection[str] | None = None) -> list[Path]:
-        """Queued activities (all, or those whose ids are in ``only``), oldest name first."""
+        """Queued activities: all, or those whose ids are in ``only``."""
         if only is not None:
             return [folder for folder in map(self.folder, sorted(only))
                     if (folder / "activity.json").is_file()]
