@@ -303,6 +303,7 @@ def test_two_hundred_concurrent_follows_are_all_recorded(site: Site, peer: Peer)
 def test_the_build_counts_followers_from_the_inbox_files(site: Site, peer: Peer,
                                                            mini_site: MiniSite) -> None:
     run(post_signed(site.inbox(), follow(peer, 10, site), peer.key(10)))
+    wait_for(lambda: peer.received)  # the Accept, before the servers stop
     mini_site.build(SITEURL=site.base)
     followers = json.loads((mini_site.output / "ap/followers/stories").read_text())
     assert followers["totalItems"] == 1
@@ -310,6 +311,7 @@ def test_the_build_counts_followers_from_the_inbox_files(site: Site, peer: Peer,
 
 def test_data_folder_files_are_plain_json(site: Site, peer: Peer, mini_site: MiniSite) -> None:
     run(post_signed(site.inbox(), follow(peer, 11, site), peer.key(11)))
+    wait_for(lambda: peer.received)  # the Accept, before the servers stop
     files = list(Path(mini_site.base / "data/followers/stories").glob("*.json"))
     assert [json.loads(p.read_text())["id"] for p in files] == [peer.actor(11)]
 
