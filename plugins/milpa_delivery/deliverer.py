@@ -40,6 +40,7 @@ from milpa_delivery.queue import DeliveryQueue
 
 logger = service_logger(__name__)
 NOT_FOUND_LIMIT = 3  # a follower whose inbox answers 404 this many times is removed
+HELD_AT_ONCE = 100  # queued activities delivered together (each holds its lock file open)
 
 
 @dataclass
@@ -170,22 +171,25 @@ class Deliverer:
         now = datetime.now(UTC).isoformat()
         timeout = aiohttp.ClientTimeout(total=3 * self.read_timeout, sock_connect=5,
                                         sock_read=self.read_timeout)
-        with ExitStack() as held:
-            work = []
-            for folder in self.queue.folders(only):
-                entry = held.enter_context(self.queue.claimed(folder))
-                if entry is None:
-                    continue
-                body = json.dumps(entry.activity).encode()
-                digest = body_digest(body)
-                secret = CryptographicSecret(self.urls.key(entry.sender), self.private_key)
-                for item_file, item in entry.items:
-                    if item["next_try"] and item["next_try"] > now:
-                        self.outcome.retried_later += 1
-                        continue
-                    work.append((secret, body, digest, item_file, item))
-            async with guarded_session(self.allow_loopback, timeout) as http:
-                await asyncio.gather(*(self.deliver_item(http, *job) for job in work))
+        folders = self.queue.folders(only)
+        async with guarded_session(self.allow_loopback, timeout) as http:
+            for start in range(0, len(folders), HELD_AT_ONCE):
+                with ExitStack() as held:
+                    work = []
+                    for folder in folders[start:start + HELD_AT_ONCE]:
+                        entry = held.enter_context(self.queue.claimed(folder))
+                        if entry is None:
+                            continue
+                        body = json.dumps(entry.activity).encode()
+                        digest = body_digest(body)
+                        secret = CryptographicSecret(self.urls.key(entry.sender),
+                                                     self.private_key)
+                        for item_file, item in entry.items:
+                            if item["next_try"] and item["next_try"] > now:
+                                self.outcome.retried_later += 1
+                                continue
+                            work.append((secret, body, digest, item_file, item))
+                    await asyncio.gather(*(self.deliver_item(http, *job) for job in work))
         self.queue.tidy()
         self.outcome.seconds = time.perf_counter() - started
         return self.outcome
