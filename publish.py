@@ -303,7 +303,9 @@ def publish_command(settings: dict[str, Any], dry_run: bool, backfill: int,
 
 
 def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
-    from milpa_delivery import announce  # the network stack loads only for these commands
+    # The network stack loads only for these commands.
+    from milpa_delivery import announce
+    from milpa_delivery.deliverer import deliverer
 
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     if not (Path(settings["OUTPUT_PATH"]) / "ap" / "objects").is_dir():
@@ -325,11 +327,10 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
     try:
         if sys.stdout.isatty():
             with click.progressbar(length=total, label="Delivering") as bar:
-                outcome = asyncio.run(announce.deliverer(
-                    settings, store, lambda: bar.update(1)).run())
+                outcome = asyncio.run(deliverer(settings, store, lambda: bar.update(1)).run())
         else:
             click.echo(f"Delivering {total} queued: {summary}")
-            outcome = asyncio.run(announce.deliverer(settings, store, lambda: None).run())
+            outcome = asyncio.run(deliverer(settings, store).run())
     except KeyMissing:
         raise click.ClickException("no actor key: run `python publish.py keys` first") from None
     click.echo(str(outcome))
@@ -345,6 +346,8 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
     """Move an actor's followers to another account, which must list ours in alsoKnownAs."""
     from milpa.activitypub import ApUrls, move_activity
     from milpa_delivery import announce
+    from milpa_delivery.deliverer import deliverer
+    from milpa_delivery.queue import DeliveryQueue
 
     name = name or setting(settings, "MILPA_ACTOR_USERNAME")
     ours = ApUrls(site_url(settings)).actor(name)
@@ -363,8 +366,8 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
     store.record_move(name, document["id"])
     _build_or_fail(settings)  # the profile now says movedTo
     activity = move_activity(ApUrls(site_url(settings)), name, document["id"])
-    store.enqueue(activity, name, announce.inboxes_of(store, (name,)))
-    outcome = asyncio.run(announce.deliverer(settings, store, lambda: None).run())
+    DeliveryQueue(store.folder).enqueue(activity, name, announce.inboxes_of(store, (name,)))
+    outcome = asyncio.run(deliverer(settings, store).run(only={activity["id"]}))
     click.echo(f"Moved {name} to {document['id']}. {outcome} Run `python publish.py announce` "
                "later to retry what could not be delivered.")
 
@@ -394,7 +397,7 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
 
 
 def _inbox_or_fail(settings: dict[str, Any], output: Path, base: str
-                   ) -> Callable[[Any], Inbox]:
+                   ) -> Callable[[], Inbox]:
     from milpa_inbox.inbox import inbox_from_settings
 
     try:
@@ -463,9 +466,8 @@ def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
     if answers:
         from milpa_inbox.inbox import answer_follow_requests  # needs the network stack
 
-        for failure in asyncio.run(answer_follow_requests(settings, site_url(settings),
-                                                          answers)):
-            click.echo(f"warning: could not tell {failure}", err=True)
+        outcome = asyncio.run(answer_follow_requests(settings, site_url(settings), answers))
+        click.echo(f"Answers: {outcome} `python publish.py announce` retries what is left.")
     for short, request in requests.items():
         if request not in [answer[0] for answer in answers]:
             click.echo(f"{short}  follow request for {request.actor} from "

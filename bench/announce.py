@@ -4,7 +4,8 @@
 
 Records FOLLOWERS followers spread over INBOXES shared inboxes on HOSTS loopback addresses
 (127.0.0.2, 127.0.0.3, …, all served by one process of their own), queues one activity for
-them, and times announce's delivery of it (signed, with its global and per-host limits).
+them, and times announce's queueing and delivery of it (the queue files written, then
+signed POSTs with its global and per-host limits).
 In the same run, alternating ROUNDS times, a bare loop sends the same number of signed
 POSTs with the same HTTP client and the same concurrency: the ceiling. Prints both median
 rates and their ratio (target: at least 0.8), and the followers per shared inbox found.
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from bovine.clients.signed_http import legacy_digest_method
+from bovine.clients.signed_http import legacy_digest_method_uppercase
 from bovine.clients.utils import host_target_from_url
 from bovine.crypto.http_signature import build_signature
 from bovine.crypto.types import CryptographicSecret
@@ -36,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 from milpa.activitypub import ACTIVITY_JSON, ApUrls  # noqa: E402
 from milpa.keys import create_key_pair, read_private_key  # noqa: E402
 from milpa.state import DataStore, Follower  # noqa: E402
-from milpa_delivery.announce import Deliverer, inboxes_of  # noqa: E402
+from milpa_delivery.announce import inboxes_of  # noqa: E402
+from milpa_delivery.deliverer import Deliverer  # noqa: E402
+from milpa_delivery.queue import DeliveryQueue  # noqa: E402
 
 FLEET = """
 import asyncio
@@ -66,7 +69,7 @@ def free_port() -> int:
 
 async def bare_loop(inboxes: list[str], body: str, key: object, concurrency: int) -> float:
     """The ceiling: the same signed POSTs, nothing else."""
-    _, digest = legacy_digest_method(body.encode())
+    _, digest = legacy_digest_method_uppercase(body.encode())
     secret = CryptographicSecret(f"{SITE}/ap/actors/stories#main-key", key)
     limit = asyncio.Semaphore(concurrency)
     timeout = aiohttp.ClientTimeout(total=30, sock_connect=5, sock_read=10)
@@ -115,18 +118,20 @@ def main() -> None:
                     inbox, "2026-06-01T00:00:00+00:00"))
             recorded = time.perf_counter() - started
             inboxes = sorted(inboxes_of(store, ("stories",)))
-            ours_rates, bare_rates, outcomes = [], [], []
+            ours_rates, bare_rates, outcomes, queueing = [], [], [], []
             for round_number in range(arguments.rounds):  # alternating, medians reported
                 activity = {"@context": "https://www.w3.org/ns/activitystreams",
                             "id": f"{SITE}/ap/actors/stories#announces/es/{round_number}",
                             "type": "Announce", "actor": f"{SITE}/ap/actors/stories",
                             "object": f"{SITE}/ap/objects/es/bench"}
-                store.enqueue(activity, "stories", inboxes)
+                started = time.perf_counter()
+                DeliveryQueue(store.folder).enqueue(activity, "stories", inboxes)
+                queueing.append(time.perf_counter() - started)
                 deliverer = Deliverer(store, ApUrls(SITE), key, allow_loopback=True,
                                       max_attempts=16, concurrency=20, per_host=2)
                 outcome = asyncio.run(deliverer.run())
                 outcomes.append(outcome)
-                ours_rates.append(outcome.delivered / outcome.seconds)
+                ours_rates.append(outcome.delivered / (time.perf_counter() - started))
                 seconds = asyncio.run(bare_loop(inboxes, json.dumps(activity), key, 20))
                 bare_rates.append(len(inboxes) / seconds)
     finally:
@@ -141,6 +146,11 @@ def main() -> None:
           f"{outcome.delivered} delivered, retried later {outcome.retried_later}, gave up "
           f"{outcome.gave_up})")
     print(f"bare loop, same client and signing: {bare:.0f}/s; ratio {ours / bare:.2f}")
+    delivering = statistics.median(len(inboxes) / (1 / rate * len(inboxes) - queued)
+                                   for rate, queued in zip(ours_rates, queueing, strict=True))
+    print(f"of which queueing (one file written and synced per inbox): "
+          f"{statistics.median(queueing):.2f} s a round; delivery alone {delivering:.0f}/s, "
+          f"ratio {delivering / bare:.2f}")
 
 
 if __name__ == "__main__":

@@ -91,7 +91,9 @@ def test_a_bovine_herd_user_follows_and_receives_a_story_and_its_deletion(
                 for _ in range(2):
                     (await ours.get(herd.actor_id)).release()
                     await asyncio.sleep(0.5)
-            await client.send_to_outbox(client.activity_factory.follow(site_actor).build())
+            response = await client.send_to_outbox(
+                client.activity_factory.follow(site_actor).build())
+            response.release()  # left open, it fails the test as an unclosed connection
 
     def announce() -> None:
         result = CliRunner().invoke(publish.cli, ["announce"], catch_exceptions=False)

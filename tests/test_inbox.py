@@ -303,6 +303,7 @@ def test_two_hundred_concurrent_follows_are_all_recorded(site: Site, peer: Peer)
 def test_the_build_counts_followers_from_the_inbox_files(site: Site, peer: Peer,
                                                            mini_site: MiniSite) -> None:
     run(post_signed(site.inbox(), follow(peer, 10, site), peer.key(10)))
+    wait_for(lambda: peer.received)  # the Accept, before the servers stop
     mini_site.build(SITEURL=site.base)
     followers = json.loads((mini_site.output / "ap/followers/stories").read_text())
     assert followers["totalItems"] == 1
@@ -310,6 +311,7 @@ def test_the_build_counts_followers_from_the_inbox_files(site: Site, peer: Peer,
 
 def test_data_folder_files_are_plain_json(site: Site, peer: Peer, mini_site: MiniSite) -> None:
     run(post_signed(site.inbox(), follow(peer, 11, site), peer.key(11)))
+    wait_for(lambda: peer.received)  # the Accept, before the servers stop
     files = list(Path(mini_site.base / "data/followers/stories").glob("*.json"))
     assert [json.loads(p.read_text())["id"] for p in files] == [peer.actor(11)]
 
@@ -322,6 +324,7 @@ def test_an_actor_deleting_itself_leaves_every_list(site: Site, peer: Peer) -> N
               "object": peer.actor(12)}
     assert run(post_signed(f"{site.base}/ap/inbox", delete, peer.key(12))) == 202
     assert site.store.actors_followed_by(peer.actor(12)) == []
+    wait_for(lambda: len(peer.received) == 2)  # the Accepts, before the servers stop
 
 
 def test_a_move_replaces_the_follower_when_the_target_names_the_old_account(
@@ -336,6 +339,7 @@ def test_a_move_replaces_the_follower_when_the_target_names_the_old_account(
               "object": peer.actor(14), "target": peer.actor(15)}  # 15 names nobody
     assert run(post_signed(site.inbox(), sneaky, peer.key(14))) == 400
     assert [f.id for f in site.store.followers("stories")] == [peer.actor(14)]
+    wait_for(lambda: len(peer.received) == 1)  # the Accept, before the servers stop
 
 
 def test_blocked_servers_are_refused_before_anything_is_stored(site: Site, peer: Peer) -> None:
@@ -344,6 +348,7 @@ def test_blocked_servers_are_refused_before_anything_is_stored(site: Site, peer:
     assert site.store.follower_count("stories") == 0  # blocking removed the follow
     assert run(post_signed(site.inbox(), follow(peer, 17, site), peer.key(17))) == 403
     assert site.store.follower_count("stories") == 0
+    wait_for(lambda: len(peer.received) == 1)  # the first Accept, before the servers stop
 
 
 def test_hs2019_and_rfc9530_content_digest_are_accepted(site: Site, peer: Peer) -> None:
@@ -361,6 +366,7 @@ def test_hs2019_and_rfc9530_content_digest_are_accepted(site: Site, peer: Peer) 
 
     assert run(with_content_digest()) == 202
     assert site.store.follower_count("stories") == 2
+    wait_for(lambda: len(peer.received) == 2)  # the Accepts, before the servers stop
 
 
 def reply_note(peer: Peer, number: int, site: Site, text: str, story: str = "es/agua"

@@ -7,6 +7,7 @@ import sys
 
 SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_inbox.keys",
                    "milpa_inbox.signatures", "milpa_inbox.server", "milpa_delivery.announce",
+                   "milpa_delivery.deliverer", "milpa_delivery.queue", "milpa_delivery.guard",
                    "milpa_delivery.remote"]
 
 

@@ -275,7 +275,7 @@ class DataStore:
         folder = self.folder / kind / story
         return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0
 
-    # What followers were told (the announce ledger) and what is still to deliver.
+    # What followers were told (the announce ledger); the queue is milpa_delivery.queue's.
 
     def ledger(self) -> dict[str, Any]:
         """Ledger entries (as dicts) by key: LANG/SLUG for stories, actors/NAME for actors."""
@@ -287,35 +287,6 @@ class DataStore:
     def record_ledger(self, key: str, entry: dict[str, Any]) -> None:
         write_atomically(self.folder / "ledger" / f"{key}.json",
                          json.dumps(entry, sort_keys=True, ensure_ascii=False).encode())
-
-    def _queue_folder(self, activity_id: str) -> Path:
-        return self.folder / "queue" / hashlib.sha256(activity_id.encode()).hexdigest()[:32]
-
-    def enqueue(self, activity: dict[str, Any], sender: str, inboxes: Iterable[str]) -> None:
-        """The activity, and one small file per inbox still to receive it."""
-        folder = self._queue_folder(activity["id"])
-        write_atomically(folder / "activity.json", json.dumps(
-            {"sender": sender, "activity": activity}, ensure_ascii=False).encode())
-        for inbox in inboxes:
-            target = folder / f"{hashlib.sha256(inbox.encode()).hexdigest()[:32]}.inbox"
-            if not target.exists():
-                write_atomically(target, json.dumps({"inbox": inbox, "attempts": 0,
-                                                     "next_try": ""}).encode())
-
-    def queued(self) -> Iterator[tuple[Path, dict[str, Any], list[tuple[Path, dict[str, Any]]]]]:
-        """(folder, {sender, activity}, [(item file, {inbox, attempts, next_try})])."""
-        root = self.folder / "queue"
-        for folder in sorted(root.iterdir()) if root.is_dir() else []:
-            if not (folder / "activity.json").is_file():
-                continue
-            items = [(path, json.loads(path.read_text())) for path in
-                     sorted(folder.glob("*.inbox"))]
-            if not items:
-                for leftover in folder.iterdir():
-                    leftover.unlink()
-                folder.rmdir()
-                continue
-            yield folder, json.loads((folder / "activity.json").read_text()), items
 
     def record_move(self, actor: str, target: str) -> None:
         """Our actor ``actor`` has moved to ``target``: builds say so (movedTo)."""

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 
@@ -30,6 +29,8 @@ from milpa.replies import Reply, edited, reply_from_note, story_key
 from milpa.settings import setting
 from milpa.signing import Signer
 from milpa.state import DataStore, Follower, FollowRequest
+from milpa_delivery.deliverer import Deliverer, deliverer
+from milpa_delivery.queue import DeliveryQueue
 from milpa_delivery.remote import RemoteActors, RemoteRefused
 
 from .keys import KeyOwners, origin, own_document
@@ -40,7 +41,6 @@ ACTIVITY_STREAMS = "https://www.w3.org/ns/activitystreams"
 MAX_DEPTH = 32
 MAX_NAME = 100  # longer actor names and story path parts are not ours (and not paths)
 READ_CHUNK = 64 * 1024
-DELIVERY_ATTEMPTS = (0, 2, 10, 60)  # seconds to wait before each try
 
 
 class Refused(web.HTTPException):
@@ -109,6 +109,7 @@ class Inbox:
     hosts: frozenset[str] = frozenset()
     body_timeout: float = 10.0  # seconds to receive a whole body
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    deliverer: Deliverer = field(kw_only=True)  # sends what this inbox queues (Accepts)
     verifier: Verifier = field(init=False)
 
     def __post_init__(self) -> None:
@@ -209,19 +210,18 @@ class Inbox:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def deliver_with_retries(self, inbox: str, activity: dict[str, Any], name: str
-                                   ) -> None:
-        """Deliver an activity of our actor ``name``, signed with that actor's key id."""
-        key_id = self.urls.key(name)
-        for attempt, wait in enumerate(DELIVERY_ATTEMPTS, 1):
-            await asyncio.sleep(wait)
-            try:
-                await self.remote.deliver(inbox, activity, key_id)
+    async def deliver_with_retries(self, activity_id: str) -> None:
+        """Deliver one queued activity, and again when its next try is due, until the
+        queue no longer holds it. Tries are recorded in the queue: if this process stops,
+        `publish.py announce` delivers what is left."""
+        queue = self.deliverer.queue
+        while True:
+            await self.deliverer.run(only={activity_id})
+            due = queue.next_try(activity_id)
+            if due is None:
                 return
-            except RemoteRefused as error:
-                logger.warning("inbox: %s to %s failed (try %d of %d): %s", activity["type"],
-                               inbox, attempt, len(DELIVERY_ATTEMPTS), error)
-        logger.error("inbox: gave up delivering %s to %s", activity["id"], inbox)
+            # At least a second: another process may be delivering it right now.
+            await asyncio.sleep(max(1.0, (due - datetime.now(UTC)).total_seconds()))
 
 
 async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
@@ -251,29 +251,28 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     inbox.store.record_follower(name, follower)
     logger.info("inbox: %s now follows %s", follower_id, name)
     answer = follow_answer("Accept", inbox.urls, name, activity)
-    inbox.in_background(inbox.deliver_with_retries(follower_inbox, answer, name))
+    inbox.deliverer.queue.enqueue(answer, name, [follower_inbox])  # before we answer 202
+    inbox.in_background(inbox.deliver_with_retries(answer["id"]))
 
 
 async def answer_follow_requests(settings: dict[str, Any], base: str,
-                                 decisions: list[tuple[FollowRequest, bool]]) -> list[str]:
-    """Accept or reject held follows (for `publish.py moderate`); returns what failed."""
+                                 decisions: list[tuple[FollowRequest, bool]]) -> str:
+    """Accept or reject held follows (for `publish.py moderate`): each answer is queued,
+    then delivered at once; what could not be is left for `publish.py announce`. Returns
+    the outcome, to show."""
     urls = ApUrls(base)
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
-    signer = Signer.for_site(settings, base)
-    failed = []
-    async with aiohttp.ClientSession() as session:
-        remote = RemoteActors(session, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
-        for request, accepted in decisions:
-            if accepted:
-                store.record_follower(request.actor, request.follower)
-            answer = follow_answer("Accept" if accepted else "Reject", urls, request.actor,
-                                   request.activity)
-            store.remove_follow_request(request)
-            try:
-                await remote.deliver(request.follower.inbox, answer, urls.key(request.actor))
-            except RemoteRefused as error:
-                failed.append(f"{request.follower.id}: {error}")
-    return failed
+    queue = DeliveryQueue(store.folder)
+    answers = []
+    for request, accepted in decisions:
+        if accepted:
+            store.record_follower(request.actor, request.follower)
+        answer = follow_answer("Accept" if accepted else "Reject", urls, request.actor,
+                               request.activity)
+        queue.enqueue(answer, request.actor, [request.follower.inbox])
+        store.remove_follow_request(request)  # only once its answer is queued
+        answers.append(answer["id"])
+    return str(await deliverer(settings, store, base=base).run(only=answers))
 
 
 REACTIONS = {"Like": "likes", "Announce": "boosts"}
@@ -412,16 +411,15 @@ HANDLERS: dict[str, Callable[[Inbox, dict[str, Any]], Awaitable[None]]] = {
 INBOX = web.AppKey("inbox", Inbox)
 
 
-def add_inbox_routes(app: web.Application,
-                     make_inbox: Callable[[aiohttp.ClientSession], Inbox]) -> None:
+def add_inbox_routes(app: web.Application, make_inbox: Callable[[], Inbox]) -> None:
     """Every actor's inbox and the shared inbox; the Inbox lives as long as the app."""
 
     async def handle(request: web.Request) -> web.Response:
         return await request.app[INBOX].handle(request)
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as session:
-            app[INBOX] = make_inbox(session)
+        app[INBOX] = make_inbox()
+        async with app[INBOX].remote:
             yield
             for task in list(app[INBOX].tasks):
                 task.cancel()
@@ -438,14 +436,15 @@ def site_hosts(base: str, extra: Iterable[str]) -> frozenset[str]:
 
 
 def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
-                        ) -> Callable[[aiohttp.ClientSession], Inbox]:
+                        ) -> Callable[[], Inbox]:
     """How an app makes its Inbox from the site's settings (the key is read once, here)."""
     urls = ApUrls(base)
     signer = Signer.for_site(settings, base)
 
-    def make(session: aiohttp.ClientSession) -> Inbox:
-        remote = RemoteActors(session, signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
-        return Inbox(DataStore(Path(setting(settings, "MILPA_DATA_PATH"))), urls,
+    def make() -> Inbox:  # in the running app: the remote's session needs its loop
+        remote = RemoteActors(signer, setting(settings, "MILPA_INBOX_ALLOW_LOOPBACK"))
+        store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+        return Inbox(store, urls,
                      output / "ap" / "actors", remote, setting(settings, "MILPA_INBOX_MAX_BODY"),
                      tuple(setting(settings, "MILPA_BLOCKED_DOMAINS")),
                      tuple(setting(settings, "MILPA_BLOCKED_ACTORS")),
@@ -453,6 +452,7 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                      hosts=site_hosts(base, setting(settings, "MILPA_INBOX_HOSTS")),
                      body_timeout=setting(settings, "MILPA_INBOX_BODY_TIMEOUT"),
                      held_per_actor=setting(settings, "MILPA_REPLIES_HELD_PER_ACTOR"),
-                     held_total=setting(settings, "MILPA_REPLIES_HELD_TOTAL"))
+                     held_total=setting(settings, "MILPA_REPLIES_HELD_TOTAL"),
+                     deliverer=deliverer(settings, store, base=base))
 
     return make

@@ -11,7 +11,6 @@ import mimetypes
 from collections.abc import Callable
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from milpa.activitypub import ACTIVITY_JSON
@@ -78,7 +77,7 @@ def content_type(relative: str) -> str:
 
 
 def site_app(output: Path, base: str = "",
-             make_inbox: Callable[[aiohttp.ClientSession], Inbox] | None = None,
+             make_inbox: Callable[[], Inbox] | None = None,
              allow_remote_images: bool = False) -> web.Application:
     """Serve ``output``; ``base`` is the site's address, whose host WebFinger answers for.
 
