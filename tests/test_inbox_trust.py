@@ -441,9 +441,9 @@ def test_verified_keys_are_kept_when_documents_are_forgotten(victim: Documents) 
     inbox = "http://milpa.example/ap/inbox"
 
     async def three_rounds() -> None:
-        async with aiohttp.ClientSession() as http:
-            remote = RemoteActors(http, Signer(f"{inbox}#key", VICTIM_PRIVATE), True,
-                                  cache_size=1)  # holds one document: the senders alternate
+        # The cache holds one document: the senders alternate.
+        async with RemoteActors(Signer(f"{inbox}#key", VICTIM_PRIVATE), True,
+                                cache_size=1) as remote:
             verifier = Verifier(KeyOwners(remote), frozenset({"milpa.example"}))
             for number in range(3):
                 for actor in senders:
