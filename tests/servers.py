@@ -39,6 +39,9 @@ def serving(app: web.Application | Callable[[str], web.Application],
         yield base
     finally:
         asyncio.run_coroutine_threadsafe(running.cleanup(), loop).result(10)
+        # Closed transports finish closing in callbacks of their own: let those run before
+        # the loop stops, or their sockets are left to the garbage collector (a warning).
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.05), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
