@@ -149,8 +149,9 @@ def _build_or_fail(settings: dict[str, Any]) -> BuildSummary:
 @cli.command("check")
 @settings_options
 def check_command(settings: dict[str, Any]) -> None:
-    """Lint all stories and pages without building; exit 1 on any problem (expired stories
-    are listed for information only)."""
+    """Lint all stories and pages without building; exit 1 on any problem.
+
+    Expired and scheduled stories are listed for information only."""
     found = check(settings)
     for problem in found:
         click.echo(str(problem))
@@ -163,8 +164,8 @@ def check_command(settings: dict[str, Any]) -> None:
         raise SystemExit(1)
     content = Path(settings["PATH"])
     count = sum(1 for _ in content.rglob("*.md"))
-    expired = f" ({len(found)} expired, no longer built)" if found else ""
-    click.echo(f"Checked {count} files in {content}: no problems{expired}.")
+    noted = f" ({len(found)} noted above for information)" if found else ""
+    click.echo(f"Checked {count} files in {content}: no problems{noted}.")
 
 
 @cli.command("clean-media")
@@ -217,7 +218,7 @@ def clean_media_command(settings: dict[str, Any], paths: tuple[Path, ...],
 @settings_options
 def new_command(settings: dict[str, Any], title: str, territory: str, lang: str, authors: str,
                 tags: str) -> None:
-    """Write a new story with every field ready to fill, and print its path."""
+    """Write a new draft story with every field ready to fill, and print its path."""
     if not is_valid_tag(lang):
         raise click.BadParameter(f"'{lang}' is not a BCP 47 language tag (es, en, quc, nah…)",
                                  param_hint="--lang")
@@ -231,8 +232,12 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
     folder.mkdir(parents=True, exist_ok=True)
     values = {"title": title, "territory": territory, "lang": lang, "authors": authors,
               "tags": tags, "slug": slugify(title)}
-    path.write_text(story_text(values, created), encoding="utf-8")
+    path.write_text(story_text(values, created, settings.get("DEFAULT_LANG") or "en"),
+                    encoding="utf-8")
     click.echo(relative_to_cwd(path))
+    # On stderr, so that scripts can still read the path alone from stdout.
+    click.echo("It is a draft: write the story, change 'Status: draft' to 'Status: published', "
+               "then run: python publish.py check && python publish.py publish", err=True)
 
 
 @cli.command("serve")

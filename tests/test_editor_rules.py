@@ -1,0 +1,114 @@
+"""What `check` says is what the build does: one set of rules, through the CLI and Pelican."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import publish
+
+from .conftest import ROOT, MiniSite, settings_file, story
+
+PHOTO_WITHOUT_ALT = "![](photos/missing.jpg)"
+
+
+def run(*arguments: str) -> Result:
+    result = CliRunner().invoke(publish.cli, list(arguments), catch_exceptions=False)
+    print(result.output)  # shown by pytest when an assertion fails
+    return result
+
+
+@pytest.fixture
+def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
+    """A miniature site with its own settings file, as the working directory."""
+    (mini_site.base / "pelicanconf.py").write_text(settings_file())
+    monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
+    monkeypatch.chdir(mini_site.base)
+    return mini_site
+
+
+def plain_pelican(site: MiniSite) -> subprocess.CompletedProcess[str]:
+    """`pelican content -s pelicanconf.py`, as the README writes it, in its own process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])}
+    return subprocess.run([sys.executable, "-m", "pelican", "content", "-s", "pelicanconf.py"],
+                          cwd=site.base, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_an_unknown_status_is_reported_by_check_with_its_line_and_left_out_by_build(
+        site: MiniSite) -> None:
+    site.add("stories/a.md", story("A", Status="publicado", Slug="a"))
+    site.add("stories/b.md", story("B", Slug="b"))
+    check = run("check")
+    assert check.exit_code == 1
+    assert ("content/stories/a.md:5: Status: 'publicado' is not one of published, draft, "
+            "hidden") in check.output
+    built = run("build")
+    assert built.exit_code == 1
+    assert "left out: content/stories/a.md:5: Status: 'publicado'" in built.output
+    assert (site.output / "stories/b/index.html").is_file()
+    assert not (site.output / "stories/a/index.html").exists()
+
+
+def test_check_and_the_media_plugin_say_the_same_sentence(site: MiniSite) -> None:
+    site.add("stories/a.md", story("A", body=PHOTO_WITHOUT_ALT, Slug="a"))
+    said_by_check = [line for line in run("check").output.splitlines() if "alt text" in line]
+    built = run("build")
+    said_by_build = [line.removeprefix("left out: ") for line in built.output.splitlines()
+                     if "alt text" in line]
+    assert said_by_check and set(said_by_check) <= set(said_by_build)
+
+
+def test_plain_pelican_refuses_what_the_build_refuses_and_writes_nothing(site: MiniSite) -> None:
+    site.add("stories/a.md", story("A", body=PHOTO_WITHOUT_ALT, Slug="a", Colour="red"))
+    refused = plain_pelican(site)
+    print(refused.stdout, refused.stderr)
+    assert refused.returncode == 1
+    assert "unknown field 'colour'" in refused.stdout + refused.stderr
+    assert not (site.output / "stories/a/index.html").exists()
+    site.add("stories/a.md", story("A", Slug="a"))
+    built = plain_pelican(site)
+    print(built.stdout, built.stderr)
+    assert built.returncode == 0
+    assert (site.output / "stories/a/index.html").is_file()
+
+
+def test_expired_and_scheduled_stories_are_information_not_errors(site: MiniSite) -> None:
+    site.add("stories/old.md", story("Old", Slug="old", Expires="1d"))
+    site.add("stories/later.md", story("Later", Slug="later", Date="2026-07-01 09:00"))
+    site.add("stories/now.md", story("Now", Slug="now"))
+    check = run("check")
+    assert check.exit_code == 0
+    assert "content/stories/old.md:6: expired on 2026-05-02" in check.output
+    assert "content/stories/later.md:2: scheduled for 2026-07-01 09:00" in check.output
+    assert run("build").exit_code == 0
+    assert (site.output / "stories/now/index.html").is_file()
+    for gone in ("later", "old"):
+        assert not list(site.output.rglob(f"*{gone}*")), gone
+
+
+def test_a_scheduled_story_is_published_by_the_first_build_after_its_date(
+        mini_site: MiniSite) -> None:
+    mini_site.add("stories/later.md", story("Later", Slug="later", Date="2026-07-01 09:00"))
+    mini_site.build()
+    assert not (mini_site.output / "stories/later/index.html").exists()
+    assert "later" not in (mini_site.output / "index.html").read_text()
+    mini_site.build(MILPA_NOW="2026-07-01T09:01:00-06:00")
+    assert (mini_site.output / "stories/later/index.html").is_file()
+
+
+def test_new_writes_a_draft_in_the_site_language_that_is_neither_built_nor_checked_wrong(
+        site: MiniSite) -> None:
+    (site.base / "pelicanconf.py").write_text(settings_file(DEFAULT_LANG="es"))
+    made = run("new", "Agua", "--territory", "X", "--lang", "es")
+    assert made.exit_code == 0
+    text = Path(made.stdout.strip()).read_text()
+    assert "Status: draft" in text.splitlines() and "Escribe aquí la historia" in text
+    assert "Status: published" in made.stderr
+    assert run("check").exit_code == 0
+    assert run("build").output.startswith("Built 0 stories")
+    assert not (site.output / "stories/agua/index.html").exists()
