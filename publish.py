@@ -164,8 +164,11 @@ def check_command(settings: dict[str, Any]) -> None:
         raise SystemExit(1)
     content = Path(settings["PATH"])
     count = sum(1 for _ in content.rglob("*.md"))
-    noted = f" ({len(found)} noted above for information)" if found else ""
-    click.echo(f"Checked {count} files in {content}: no problems{noted}.")
+    scheduled = sum(1 for p in found if p.message.startswith("scheduled"))
+    noted = [f"{len(found) - scheduled} expired, no longer built" if len(found) > scheduled
+             else "", f"{scheduled} scheduled, not built yet" if scheduled else ""]
+    said = "; ".join(filter(None, noted))
+    click.echo(f"Checked {count} files in {content}: no problems{f' ({said})' if said else ''}.")
 
 
 @cli.command("clean-media")

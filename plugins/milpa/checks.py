@@ -58,9 +58,10 @@ def remote_media(reference: str) -> str:
             "copy under content/ and link that")
 
 
-def missing_alt(reference: str) -> str:
-    return (f"{reference} has no alt text: write ![what it shows]({reference}) (for a cover, "
-            "'Cover-Alt: what the photo shows')")
+def missing_alt(reference: str, cover: bool = False) -> str:
+    hint = "add 'Cover-Alt: what the photo shows'" if cover else \
+        f"write ![what it shows]({reference})"
+    return f"{reference} has no alt text: {hint}"
 
 
 def media_not_found(reference: str, looked_for: Path) -> str:
@@ -277,14 +278,15 @@ class SiteCheck:
                                 informational=True)
         cover = header.get("cover")
         if cover:
-            self.check_reference(source, header.line_of("cover"), cover, header.get("cover-alt"))
+            self.check_reference(source, header.line_of("cover"), cover, header.get("cover-alt"),
+                                 cover=True)
 
     def check_media(self, source: Source) -> None:
         for line, reference, alt in media_references(source.header):
             self.check_reference(source, line, reference, alt)
 
-    def check_reference(self, source: Source, line: int, reference: str, alt: str | None
-                        ) -> None:
+    def check_reference(self, source: Source, line: int, reference: str, alt: str | None,
+                        cover: bool = False) -> None:
         if not reference:
             self.report(source, line, "image without a source")
             return
@@ -294,7 +296,7 @@ class SiteCheck:
         path = resolve(reference, source.path, self.root)
         suffix = path.suffix.lower()
         if not (alt or "").strip():
-            self.report(source, line, missing_alt(reference))
+            self.report(source, line, missing_alt(reference, cover))
         if not path.is_file():
             self.report(source, line, media_not_found(reference, path))
         elif suffix in VIDEO_TYPES:

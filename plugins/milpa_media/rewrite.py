@@ -72,6 +72,7 @@ class StoryMedia:
     def __init__(self, instance: Any) -> None:
         settings = instance.settings
         self.story = Path(instance.source_path)
+        self.cover = instance.metadata.get("cover")
         self.content_root = Path(settings["PATH"])
         self.base_url = f"{settings.get('SITEURL', '')}/{setting(settings, 'MILPA_MEDIA_PATH')}"
         self.photos, self.videos = media_caches(media_cache_folder(settings),
@@ -91,7 +92,7 @@ class StoryMedia:
             self.problem(reference, media_not_found(reference, path))
             return None
         if not (alt or "").strip():
-            self.problem(reference, missing_alt(reference))
+            self.problem(reference, missing_alt(reference, cover=reference == self.cover))
             return None
         return path
 
