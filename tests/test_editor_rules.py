@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 import publish
+from milpa.activitypub import OBJECT_CONTEXT, PUBLIC, ApUrls
+from milpa.announce import LedgerEntry, plan_changes, returning_slug
 
 from .conftest import ROOT, MiniSite, settings_file, story
+from .test_announce import World, world  # noqa: F401 — the real-inbox fixture
 
 PHOTO_WITHOUT_ALT = "![](photos/missing.jpg)"
 
@@ -112,3 +118,73 @@ def test_new_writes_a_draft_in_the_site_language_that_is_neither_built_nor_check
     assert run("check").exit_code == 0
     assert run("build").output.startswith("Built 0 stories")
     assert not (site.output / "stories/agua/index.html").exists()
+
+
+def publish_site() -> Result:
+    result = run("publish", "--no-ping")
+    assert result.exit_code == 0
+    return result
+
+
+def served(site: World, object_id: str) -> dict[str, Any] | None:
+    path = site.mini.output / object_id.removeprefix(site.site.base + "/")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def test_a_story_that_comes_back_gets_an_id_that_was_never_deleted(
+        world: World) -> None:  # noqa: F811 — the fixture imported above
+    world.announce()  # the first run records what is already there
+    path = world.mini.add("stories/notice.md", story("Notice", Authors="Ixchel Tzoc",
+                                                     Slug="notice", Status="published"))
+    publish_site()
+    first = world.writers.received[-1][0]
+    assert first["type"] == "Create"
+    ids = [first["object"]["id"]]
+    for generation in (1, 2):
+        path.write_text(path.read_text().replace("Status: published", "Status: draft"))
+        publish_site()
+        deleted = world.writers.received[-1][0]
+        assert deleted["type"] == "Delete" and deleted["object"]["id"] == ids[-1]
+        path.write_text(path.read_text().replace("Status: draft", "Status: published"))
+        publish_site()
+        back = world.writers.received[-1][0]
+        assert back["type"] == "Create"
+        assert back["object"]["id"] == f"{world.site.base}/ap/objects/es/notice.{generation}"
+        assert back["object"]["id"] not in ids and back["id"] != first["id"]
+        assert served(world, back["object"]["id"]) == {**back["object"],
+                                                        "@context": back["@context"]}
+        ids.append(back["object"]["id"])
+    assert all(served(world, old) is None for old in ids[:-1])
+
+
+def test_the_served_object_says_when_it_was_edited_as_the_update_did(
+        world: World) -> None:  # noqa: F811 — the fixture imported above
+    world.announce()
+    path = world.mini.add("stories/notice.md", story("Notice", Authors="Ixchel Tzoc",
+                                                     Slug="notice"))
+    publish_site()
+    object_id = world.writers.received[-1][0]["object"]["id"]
+    assert "updated" not in served(world, object_id)
+    path.write_text(path.read_text().replace("Text.", "Text, corrected."))
+    publish_site()
+    update = world.writers.received[-1][0]
+    assert update["type"] == "Update"
+    assert served(world, object_id)["updated"] == update["object"]["updated"]
+    sent = len(world.writers.received)
+    publish_site()  # nothing changed since: nothing is sent, the edit time stays
+    assert len(world.writers.received) == sent
+    assert served(world, object_id)["updated"] == update["object"]["updated"]
+
+
+def test_announce_never_creates_again_an_id_it_deleted() -> None:
+    urls = ApUrls("https://milpa.example")
+    story_document = {"@context": OBJECT_CONTEXT, "id": urls.story("es", "notice"),
+                      "type": "Note", "attributedTo": urls.actor("site"),
+                      "published": "2026-06-01T05:00:00-06:00", "to": [PUBLIC],
+                      "cc": [urls.followers("site")], "content": "<p>Text.</p>"}
+    deleted = LedgerEntry("es/notice", story_document["id"], "old", "deleted", "Note", "site",
+                          ("site",))
+    plan = plan_changes({"es/notice": story_document}, {}, {"es/notice": deleted}, urls,
+                        "2026-06-02T00:00:00+00:00")
+    assert plan.changes == [] and plan.quiet == []
+    assert returning_slug("es", "notice", {"es/notice": asdict(deleted)}) == "notice.1"
