@@ -188,3 +188,18 @@ def test_announce_never_creates_again_an_id_it_deleted() -> None:
                         "2026-06-02T00:00:00+00:00")
     assert plan.changes == [] and plan.quiet == []
     assert returning_slug("es", "notice", {"es/notice": asdict(deleted)}) == "notice.1"
+
+
+def test_a_warning_stays_a_warning_and_a_tag_has_one_name(mini_site: MiniSite) -> None:
+    mini_site.add("stories/raid.md", story("Raid", Slug="raid", Content_Warning="Police violence",
+                                           Tags="land defence"))
+    mini_site.add("stories/seeds.md", story("Seeds", Slug="seeds", Tags="land defence"))
+    assert mini_site.build(MILPA_OBJECT_TYPE="Article").left_out == ()
+    objects = mini_site.output / "ap/objects/es"
+    raid = json.loads((objects / "raid").read_text())
+    seeds = json.loads((objects / "seeds").read_text())
+    assert (raid["type"], raid["summary"], raid["sensitive"]) == ("Note", "Police violence", True)
+    assert seeds["type"] == "Article" and "summary" not in seeds
+    assert raid["tag"][0]["name"] == seeds["tag"][0]["name"] == "#LandDefence"
+    page = mini_site.read("stories/seeds/index.html")
+    assert "LandDefence" in page and "land defence" not in page

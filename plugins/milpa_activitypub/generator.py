@@ -14,6 +14,7 @@ from milpa.activitypub import (
     actor_document,
     announce_activity,
     create_activity,
+    object_type_for,
     ordered_collection,
     paged_collection,
     story_object,
@@ -158,9 +159,9 @@ class FediverseGenerator:
         for story in fediverse.site.stories:
             writer = fediverse.writer_of(story)
             audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
-            post = story_post(story, fediverse.base, urls.actor(writer.name), audience,
-                              object_type)
-            document = with_edit_time(story_object(post, urls, object_type),
+            kind = object_type_for(object_type, story.content_warning)
+            post = story_post(story, fediverse.base, urls.actor(writer.name), audience, kind)
+            document = with_edit_time(story_object(post, urls, kind),
                                       self.ledger.get(f"{story.lang}/{story.ap_slug}"),
                                       moment)
             objects[id(story)] = document

@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pelican.urlwrappers import Category
+from pelican.urlwrappers import Category, Tag
 
+from milpa.activitypub import hashtag_name
 from milpa.frontmatter import read_front_matter
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
@@ -29,6 +30,11 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
     status = metadata.get("status")
     if isinstance(status, str) and status_problem(status):
         metadata["status"] = "draft"
+    # A tag has one name everywhere: the hashtag followers see (#LandDefence) is the
+    # name on the story's page, its tag page and its feed.
+    if metadata.get("tags"):
+        metadata["tags"] = [Tag(hashtag_name(str(tag))[1:], generator.settings)
+                            for tag in metadata["tags"]]
     territory = metadata.pop("territory", None)
     if territory:
         metadata["category"] = Category(territory, generator.settings)
