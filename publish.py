@@ -7,18 +7,45 @@
     python publish.py serve [--build] [--port 8000]
 """
 
+# The project's environment is found before anything outside the standard library is
+# imported (see _run_in_project_environment), so the imports below come after code.
+# ruff: noqa: E402
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def _run_in_project_environment() -> None:
+    """`python publish.py …`, as the README writes it, with any Python: when this one
+    lacks Milpa or its dependencies and the project's `.venv` exists, run again in it.
+    Standard library only, as nothing else may be importable yet."""
+    venv = Path(__file__).resolve().parent / ".venv"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    # Already the project's Python: import errors are real, and there is no loop.
+    if Path(sys.prefix).resolve() == venv.resolve() or not python.is_file():
+        return
+    try:
+        import click  # noqa: F401
+        import pelican  # noqa: F401
+
+        import milpa  # noqa: F401
+    except ImportError:
+        os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    _run_in_project_environment()
 
 import asyncio
 import functools
 import logging
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -98,7 +125,7 @@ def cli() -> None:
     """Publish a community's stories to the open web, from plain files."""
 
 
-@cli.command("build")
+@cli.command("build", short_help="Build the site; leave out broken stories.")
 @click.option("--ping/--no-ping", default=True,
               help="Tell the WebSub hub (MILPA_WEBSUB_HUB) which feeds changed.")
 @settings_options
@@ -146,7 +173,7 @@ def _build_or_fail(settings: dict[str, Any]) -> BuildSummary:
     return summary
 
 
-@cli.command("check")
+@cli.command("check", short_help="List every problem as path:line, without building.")
 @settings_options
 def check_command(settings: dict[str, Any]) -> None:
     """Lint all stories and pages without building; exit 1 on any problem.
@@ -171,7 +198,7 @@ def check_command(settings: dict[str, Any]) -> None:
     click.echo(f"Checked {count} files in {content}: no problems{f' ({said})' if said else ''}.")
 
 
-@cli.command("clean-media")
+@cli.command("clean-media", short_help="Remove location and device data from photos.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
 @settings_options
@@ -212,7 +239,7 @@ def clean_media_command(settings: dict[str, Any], paths: tuple[Path, ...],
     click.echo(f"{summary}.")
 
 
-@cli.command("new")
+@cli.command("new", short_help="Write a new draft story and print its path.")
 @click.argument("title")
 @click.option("--territory", required=True, help="The community or land the story is about.")
 @click.option("--lang", required=True, help="BCP 47 language tag: es, en, quc, nah…")
@@ -243,7 +270,7 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
                "then run: python publish.py check && python publish.py publish", err=True)
 
 
-@cli.command("serve")
+@cli.command("serve", short_help="Build and serve the site and its inbox locally.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--build/--no-build", "build_first", default=True, show_default=True,
@@ -288,7 +315,7 @@ announce_options = option_group(
 )
 
 
-@cli.command("announce")
+@cli.command("announce", short_help="Deliver what changed to followers.")
 @announce_options
 @settings_options
 def announce_command(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
@@ -296,7 +323,7 @@ def announce_command(settings: dict[str, Any], dry_run: bool, backfill: int) -> 
     _announce(settings, dry_run, backfill)
 
 
-@cli.command("publish")
+@cli.command("publish", short_help="Build, then announce to followers.")
 @click.option("--ping/--no-ping", default=True, help="Tell the WebSub hub about new feeds.")
 @announce_options
 @settings_options
@@ -342,7 +369,7 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
     click.echo(str(outcome))
 
 
-@cli.command("move")
+@cli.command("move", short_help="Move an actor's followers to another account.")
 @click.option("--to", "target", required=True, metavar="@USER@HOST|URL",
               help="The account followers should follow from now on.")
 @click.option("--actor", "name", default=None, help="Which of our actors moves [default: the "
@@ -376,7 +403,7 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
                "later to retry what could not be delivered.")
 
 
-@cli.command("inbox")
+@cli.command("inbox", short_help="Run the inbox alone (production).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -418,7 +445,7 @@ def _run_server(app: Any, host: str, port: int, banner: str) -> None:
                 access_log=logging.getLogger("milpa.access"))
 
 
-@cli.command("followers")
+@cli.command("followers", short_help="Who follows each actor, by server.")
 @click.option("--csv", "as_csv", is_flag=True, help="Every follower as CSV in the columns of "
               "Mastodon's follows export, to import elsewhere.")
 @settings_options
@@ -439,7 +466,7 @@ def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
     click.echo(f"{total} follows in all.")
 
 
-@cli.command("moderate")
+@cli.command("moderate", short_help="Approve or reject held replies and follows.")
 @click.option("--approve", multiple=True, metavar="ID", help="Approve a held reply.")
 @click.option("--reject", multiple=True, metavar="ID", help="Reject a held reply.")
 @click.option("-i", "--interactive", is_flag=True, help="Decide on each held reply in turn.")
@@ -505,7 +532,7 @@ def shown(value: str) -> str:
     return plain_text(value, 300)
 
 
-@cli.group("block")
+@cli.group("block", short_help="Refuse domains and actors.")
 def block_group() -> None:
     """Refuse domains and actors: nothing of theirs is stored, their follows go."""
 
@@ -527,7 +554,7 @@ def block_import_command(settings: dict[str, Any], blocklist: Path) -> None:
                f"{before - after} follows from them.")
 
 
-@cli.group("import")
+@cli.group("import", short_help="Stories from a Mastodon or X archive.")
 def import_group() -> None:
     """Bring stories from another platform's archive (followers are not told of them)."""
 
@@ -601,7 +628,7 @@ def _import(settings: dict[str, Any], archive: Path,
                f"{len(stories) - len(new)} were already here.")
 
 
-@cli.command("export")
+@cli.command("export", short_help="Stories, photos and followers in one zip.")
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path),
                 default="milpa-export.zip")
 @settings_options
@@ -653,7 +680,7 @@ def _refuse_exposed_key(settings: dict[str, Any]) -> None:
         raise click.ClickException(exposure)
 
 
-@cli.command("keys")
+@cli.command("keys", short_help="Create the actors' key pair.")
 @click.option("--force", is_flag=True, help="Replace an existing key pair (followers' servers "
               "will need to fetch the new public key).")
 @settings_options
