@@ -40,6 +40,7 @@ if __name__ == "__main__":
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import zipfile
 from collections import Counter
@@ -47,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import click
 from markupsafe import Markup
@@ -55,6 +56,7 @@ from markupsafe import Markup
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
 from milpa.checks import media_files
 from milpa.csvfiles import followers_csv, read_domain_blocks
+from milpa.discovery import host_of
 from milpa.filetypes import file_kind
 from milpa.images import ImageTooLarge
 from milpa.keyguard import KeyScanner, key_exposure
@@ -294,7 +296,9 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     site = settings.get("SITEURL") or base
     _run_server(site_app(output, site, _inbox_or_fail(settings, output, site),
                          setting(settings, "MILPA_REPLIES_ALLOW_IMAGES")), host, port,
-                f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)")
+                f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)\n"
+                f"Follow @{setting(settings, 'MILPA_ACTOR_USERNAME')}@{host_of(site)} from a "
+                "Fediverse server on this machine; `python publish.py publish` delivers to it.")
 
 
 def option_group(*decorators: Callable[..., Any]) -> Callable[..., Any]:
@@ -336,9 +340,21 @@ def publish_command(settings: dict[str, Any], dry_run: bool, backfill: int,
     _fail_if_left_out(summary)
 
 
+def _is_loopback_site(settings: dict[str, Any]) -> bool:
+    host = urlsplit(site_url(settings)).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
     from milpa_delivery import announce  # the network stack loads only for these commands
 
+    if _is_loopback_site(settings):
+        # A local preview (`serve`): its followers are peers on this machine, and no one
+        # elsewhere can follow a loopback address, so delivering to loopback is the point.
+        settings = {**settings, "MILPA_INBOX_ALLOW_LOOPBACK": True}
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     if not (Path(settings["OUTPUT_PATH"]) / "ap" / "objects").is_dir():
         raise click.ClickException("nothing built to announce: run `python publish.py build` "

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -203,3 +207,64 @@ def test_a_warning_stays_a_warning_and_a_tag_has_one_name(mini_site: MiniSite) -
     assert raid["tag"][0]["name"] == seeds["tag"][0]["name"] == "#LandDefence"
     page = mini_site.read("stories/seeds/index.html")
     assert "LandDefence" in page and "land defence" not in page
+
+
+# Straight to loopback, whatever proxy the environment names.
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def wait_for_port(port: int) -> None:
+    """Until the server accepts connections, for at most ten seconds."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_prints_the_handle_to_follow_and_compresses_text(site: MiniSite) -> None:
+    site.add("stories/a.md", story("A", Slug="a", Status="published"))
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)])}
+    server = subprocess.Popen([sys.executable, str(ROOT / "publish.py"), "serve", "--port",
+                               str(port)], cwd=site.base, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        said = [server.stdout.readline() for _ in range(3)]
+        print(said)
+        assert f"Follow @stories@127.0.0.1:{port} from a Fediverse server" in "".join(said)
+        base = f"http://127.0.0.1:{port}"
+        wait_for_port(port)
+        gzipped = urllib.request.Request(f"{base}/stories/a/",
+                                         headers={"Accept-Encoding": "gzip"})
+        with DIRECT.open(gzipped, timeout=10) as page:
+            assert page.headers["Content-Encoding"] == "gzip"
+            squeezed = page.read()
+        with DIRECT.open(f"{base}/stories/a/", timeout=10) as plain:
+            assert plain.headers["Content-Encoding"] is None
+            raw = plain.read()
+        assert gzip.decompress(squeezed) == raw and len(squeezed) * 2 < len(raw)
+        print(f"story page: {len(raw)} bytes raw, {len(squeezed)} gzip")
+    finally:
+        server.terminate()
+        server.wait(10)
+        server.stdout.close()
+
+
+def test_publish_delivers_to_a_peer_on_this_machine_during_a_local_preview(
+        world: World) -> None:  # noqa: F811 — the fixture imported above
+    settings = world.mini.base / "pelicanconf.py"
+    settings.write_text(settings.read_text().replace("MILPA_INBOX_ALLOW_LOOPBACK = True",
+                                                     "MILPA_INBOX_ALLOW_LOOPBACK = False"))
+    world.announce()
+    world.mini.add("stories/notice.md", story("Notice", Authors="Ixchel Tzoc", Slug="notice"))
+    publish_site()
+    assert world.writers.received and world.writers.received[-1][0]["type"] == "Create"
