@@ -53,7 +53,7 @@ from urllib.parse import urljoin, urlsplit
 import click
 from markupsafe import Markup
 
-from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
+from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown, x_account_name
 from milpa.checks import media_files
 from milpa.csvfiles import followers_csv, read_domain_blocks
 from milpa.discovery import host_of
@@ -579,7 +579,8 @@ def import_group() -> None:
 import_options = option_group(
     click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
     click.option("--territory", required=True, help="The territory of the imported stories."),
-    click.option("--author", required=True, help="Their author."),
+    click.option("--author", default=None,
+                 help="Their author [X: the archive's account name; Mastodon: required]."),
     click.option("--lang", "default_lang", default=None,
                  help="Language of posts that say none [default: DEFAULT_LANG]."),
     click.option("--since", type=click.DateTime(), default=None,
@@ -596,6 +597,8 @@ def import_mastodon_command(settings: dict[str, Any], archive: Path, territory: 
                             dry_run: bool) -> None:
     """Stories from a Mastodon export (outbox.json, media_attachments/): your own posts,
     threads as one story, content warnings, languages, photos with their alt text."""
+    if not author:
+        raise click.UsageError("Missing option '--author' (who wrote these posts).")
     _import(settings, archive, lambda data, lang, after: read_mastodon(data, lang, after),
             territory, author, default_lang, since, dry_run)
 
@@ -608,7 +611,16 @@ def import_x_command(settings: dict[str, Any], archive: Path, territory: str, au
                      default_lang: str | None, since: datetime | None, dry_run: bool,
                      replies: bool) -> None:
     """Stories from X's archive (data/tweets.js, data/tweets_media/): your own posts, t.co
-    links expanded, mentions linked, threads as one story, photos with their alt text."""
+    links expanded, mentions linked, threads as one story, photos with their alt text.
+    Their author is the archive's account unless --author says otherwise."""
+    if not author:
+        try:
+            author = x_account_name(archive)
+        except ArchiveError as error:
+            raise click.ClickException(f"{archive}: {error}. Nothing was imported.") from None
+        if not author:
+            raise click.UsageError("the archive names no account: give --author.")
+        click.echo(f"Author: {author} (the archive's account; --author to change)", err=True)
     _import(settings, archive,
             lambda data, lang, after: read_x(data, lang, after, keep_replies=replies),
             territory, author, default_lang, since, dry_run)

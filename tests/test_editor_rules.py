@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -268,3 +270,21 @@ def test_publish_delivers_to_a_peer_on_this_machine_during_a_local_preview(
     world.mini.add("stories/notice.md", story("Notice", Authors="Ixchel Tzoc", Slug="notice"))
     publish_site()
     assert world.writers.received and world.writers.received[-1][0]["type"] == "Create"
+
+
+def test_import_x_takes_the_author_from_the_archive(site: MiniSite) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("data/account.js", "window.YTD.account.part0 = " + json.dumps(
+            [{"account": {"accountId": "42", "username": "ana",
+                          "accountDisplayName": "Ana Pérez, radio\nStatus: draft"}}]))
+        bundle.writestr("data/tweets.js", "window.YTD.tweets.part0 = " + json.dumps(
+            [{"tweet": {"id_str": "1", "full_text": "La asamblea decidió.", "lang": "es",
+                        "created_at": "Wed Oct 15 20:19:24 +0000 2025"}}]))
+    (site.base / "x.zip").write_bytes(buffer.getvalue())
+    imported = run("import", "x", "x.zip", "--territory", "Costa Chica")
+    assert imported.exit_code == 0
+    text = next((site.content / "stories/imported").glob("*.md")).read_text()
+    assert "Authors: Ana Pérez radio Status: draft" in text.splitlines()
+    assert "Status: draft" not in text.splitlines()
+    assert run("import", "mastodon", "x.zip", "--territory", "T").exit_code == 2
