@@ -288,3 +288,9 @@ def test_import_x_takes_the_author_from_the_archive(site: MiniSite) -> None:
     assert "Authors: Ana Pérez radio Status: draft" in text.splitlines()
     assert "Status: draft" not in text.splitlines()
     assert run("import", "mastodon", "x.zip", "--territory", "T").exit_code == 2
+
+
+def test_the_main_help_cuts_no_description() -> None:
+    listed = run("--help").output.split("Commands:", 1)[1]
+    assert "..." not in listed and "…" not in listed
+    assert len(listed.strip().splitlines()) == len(publish.cli.commands)
