@@ -129,7 +129,11 @@ def site_app(output: Path, base: str = "",
             headers["Access-Control-Allow-Origin"] = "*"
         response = web.FileResponse(target, headers=headers)
         # Pages, feeds and documents shrink to a third or less; photos and videos do not.
-        if compressible(headers["Content-Type"]) and \
+        # Not on conditional or range requests: aiohttp would put a gzip trailer on a
+        # 304 or a partial body (they are answered uncompressed, as before).
+        conditional = any(name in request.headers for name in
+                          ("If-None-Match", "If-Modified-Since", "Range", "If-Range"))
+        if compressible(headers["Content-Type"]) and not conditional and \
                 "gzip" in request.headers.get("Accept-Encoding", ""):
             response.enable_compression(web.ContentCoding.gzip)
         return response
