@@ -7,27 +7,56 @@
     python publish.py serve [--build] [--port 8000]
 """
 
+# The project's environment is found before anything outside the standard library is
+# imported (see _run_in_project_environment), so the imports below come after code.
+# ruff: noqa: E402
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def _run_in_project_environment() -> None:
+    """`python publish.py …`, as the README writes it, with any Python: when this one
+    lacks Milpa or its dependencies and the project's `.venv` exists, run again in it.
+    Standard library only, as nothing else may be importable yet."""
+    venv = Path(__file__).resolve().parent / ".venv"
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    # Already the project's Python: import errors are real, and there is no loop.
+    if Path(sys.prefix).resolve() == venv.resolve() or not python.is_file():
+        return
+    try:
+        import click  # noqa: F401
+        import pelican  # noqa: F401
+
+        import milpa  # noqa: F401
+    except ImportError:
+        os.execv(python, [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    _run_in_project_environment()
 
 import asyncio
 import functools
+import ipaddress
 import logging
-import sys
 import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import click
 from markupsafe import Markup
 
-from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown
+from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown, x_account_name
 from milpa.checks import media_files
 from milpa.csvfiles import followers_csv, read_domain_blocks
+from milpa.discovery import host_of
 from milpa.filetypes import file_kind
 from milpa.images import ImageTooLarge
 from milpa.keyguard import KeyScanner, key_exposure
@@ -98,7 +127,7 @@ def cli() -> None:
     """Publish a community's stories to the open web, from plain files."""
 
 
-@cli.command("build")
+@cli.command("build", short_help="Build the site; leave out broken stories.")
 @click.option("--ping/--no-ping", default=True,
               help="Tell the WebSub hub (MILPA_WEBSUB_HUB) which feeds changed.")
 @settings_options
@@ -146,11 +175,12 @@ def _build_or_fail(settings: dict[str, Any]) -> BuildSummary:
     return summary
 
 
-@cli.command("check")
+@cli.command("check", short_help="List every problem as path:line, without building.")
 @settings_options
 def check_command(settings: dict[str, Any]) -> None:
-    """Lint all stories and pages without building; exit 1 on any problem (expired stories
-    are listed for information only)."""
+    """Lint all stories and pages without building; exit 1 on any problem.
+
+    Expired and scheduled stories are listed for information only."""
     found = check(settings)
     for problem in found:
         click.echo(str(problem))
@@ -163,11 +193,14 @@ def check_command(settings: dict[str, Any]) -> None:
         raise SystemExit(1)
     content = Path(settings["PATH"])
     count = sum(1 for _ in content.rglob("*.md"))
-    expired = f" ({len(found)} expired, no longer built)" if found else ""
-    click.echo(f"Checked {count} files in {content}: no problems{expired}.")
+    scheduled = sum(1 for p in found if p.message.startswith("scheduled"))
+    noted = [f"{len(found) - scheduled} expired, no longer built" if len(found) > scheduled
+             else "", f"{scheduled} scheduled, not built yet" if scheduled else ""]
+    said = "; ".join(filter(None, noted))
+    click.echo(f"Checked {count} files in {content}: no problems{f' ({said})' if said else ''}.")
 
 
-@cli.command("clean-media")
+@cli.command("clean-media", short_help="Remove location and device data from photos.")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
 @settings_options
@@ -208,7 +241,7 @@ def clean_media_command(settings: dict[str, Any], paths: tuple[Path, ...],
     click.echo(f"{summary}.")
 
 
-@cli.command("new")
+@cli.command("new", short_help="Write a new draft story and print its path.")
 @click.argument("title")
 @click.option("--territory", required=True, help="The community or land the story is about.")
 @click.option("--lang", required=True, help="BCP 47 language tag: es, en, quc, nah…")
@@ -217,7 +250,7 @@ def clean_media_command(settings: dict[str, Any], paths: tuple[Path, ...],
 @settings_options
 def new_command(settings: dict[str, Any], title: str, territory: str, lang: str, authors: str,
                 tags: str) -> None:
-    """Write a new story with every field ready to fill, and print its path."""
+    """Write a new draft story with every field ready to fill, and print its path."""
     if not is_valid_tag(lang):
         raise click.BadParameter(f"'{lang}' is not a BCP 47 language tag (es, en, quc, nah…)",
                                  param_hint="--lang")
@@ -231,11 +264,15 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
     folder.mkdir(parents=True, exist_ok=True)
     values = {"title": title, "territory": territory, "lang": lang, "authors": authors,
               "tags": tags, "slug": slugify(title)}
-    path.write_text(story_text(values, created), encoding="utf-8")
+    path.write_text(story_text(values, created, settings.get("DEFAULT_LANG") or "en"),
+                    encoding="utf-8")
     click.echo(relative_to_cwd(path))
+    # On stderr, so that scripts can still read the path alone from stdout.
+    click.echo("It is a draft: write the story, change 'Status: draft' to 'Status: published', "
+               "then run: python publish.py check && python publish.py publish", err=True)
 
 
-@cli.command("serve")
+@cli.command("serve", short_help="Build and serve the site and its inbox locally.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--build/--no-build", "build_first", default=True, show_default=True,
@@ -259,7 +296,9 @@ def serve_command(settings: dict[str, Any], host: str, port: int, build_first: b
     site = settings.get("SITEURL") or base
     _run_server(site_app(output, site, _inbox_or_fail(settings, output, site),
                          setting(settings, "MILPA_REPLIES_ALLOW_IMAGES")), host, port,
-                f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)",
+                f"Serving {relative_to_cwd(output)}/ and the inbox at {base}/ (Ctrl-C to stop)\n"
+                f"Follow @{setting(settings, 'MILPA_ACTOR_USERNAME')}@{host_of(site)} from a "
+                "Fediverse server on this machine; `python publish.py publish` delivers to it.",
                 settings)
 
 
@@ -281,7 +320,7 @@ announce_options = option_group(
 )
 
 
-@cli.command("announce")
+@cli.command("announce", short_help="Deliver what changed to followers.")
 @announce_options
 @settings_options
 def announce_command(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
@@ -289,7 +328,7 @@ def announce_command(settings: dict[str, Any], dry_run: bool, backfill: int) -> 
     _announce(settings, dry_run, backfill)
 
 
-@cli.command("publish")
+@cli.command("publish", short_help="Build, then announce to followers.")
 @click.option("--ping/--no-ping", default=True, help="Tell the WebSub hub about new feeds.")
 @announce_options
 @settings_options
@@ -302,11 +341,23 @@ def publish_command(settings: dict[str, Any], dry_run: bool, backfill: int,
     _fail_if_left_out(summary)
 
 
+def _is_loopback_site(settings: dict[str, Any]) -> bool:
+    host = urlsplit(site_url(settings)).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
     # The network stack loads only for these commands.
     from milpa_delivery import announce
     from milpa_delivery.deliverer import deliverer
 
+    if _is_loopback_site(settings):
+        # A local preview (`serve`): its followers are peers on this machine, and no one
+        # elsewhere can follow a loopback address, so delivering to loopback is the point.
+        settings = {**settings, "MILPA_INBOX_ALLOW_LOOPBACK": True}
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     if not (Path(settings["OUTPUT_PATH"]) / "ap" / "objects").is_dir():
         raise click.ClickException("nothing built to announce: run `python publish.py build` "
@@ -336,7 +387,7 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
     click.echo(str(outcome))
 
 
-@cli.command("move")
+@cli.command("move", short_help="Move an actor's followers to another account.")
 @click.option("--to", "target", required=True, metavar="@USER@HOST|URL",
               help="The account followers should follow from now on.")
 @click.option("--actor", "name", default=None, help="Which of our actors moves [default: the "
@@ -372,7 +423,7 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
                "later to retry what could not be delivered.")
 
 
-@cli.command("inbox")
+@cli.command("inbox", short_help="Run the inbox alone (production).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -414,7 +465,7 @@ def _run_server(app: Any, host: str, port: int, banner: str, settings: dict[str,
     run(app, host, port, settings, logging.getLogger("milpa.access"))
 
 
-@cli.command("followers")
+@cli.command("followers", short_help="Who follows each actor, by server.")
 @click.option("--csv", "as_csv", is_flag=True, help="Every follower as CSV in the columns of "
               "Mastodon's follows export, to import elsewhere.")
 @settings_options
@@ -435,7 +486,7 @@ def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
     click.echo(f"{total} follows in all.")
 
 
-@cli.command("moderate")
+@cli.command("moderate", short_help="Approve or reject held replies and follows.")
 @click.option("--approve", multiple=True, metavar="ID", help="Approve a held reply.")
 @click.option("--reject", multiple=True, metavar="ID", help="Reject a held reply.")
 @click.option("-i", "--interactive", is_flag=True, help="Decide on each held reply in turn.")
@@ -500,7 +551,7 @@ def shown(value: str) -> str:
     return plain_text(value, 300)
 
 
-@cli.group("block")
+@cli.group("block", short_help="Refuse domains and actors.")
 def block_group() -> None:
     """Refuse domains and actors: nothing of theirs is stored, their follows go."""
 
@@ -522,7 +573,7 @@ def block_import_command(settings: dict[str, Any], blocklist: Path) -> None:
                f"{before - after} follows from them.")
 
 
-@cli.group("import")
+@cli.group("import", short_help="Stories from a Mastodon or X archive.")
 def import_group() -> None:
     """Bring stories from another platform's archive (followers are not told of them)."""
 
@@ -531,7 +582,8 @@ def import_group() -> None:
 import_options = option_group(
     click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
     click.option("--territory", required=True, help="The territory of the imported stories."),
-    click.option("--author", required=True, help="Their author."),
+    click.option("--author", default=None,
+                 help="Their author [X: the archive's account name; Mastodon: required]."),
     click.option("--lang", "default_lang", default=None,
                  help="Language of posts that say none [default: DEFAULT_LANG]."),
     click.option("--since", type=click.DateTime(), default=None,
@@ -548,6 +600,8 @@ def import_mastodon_command(settings: dict[str, Any], archive: Path, territory: 
                             dry_run: bool) -> None:
     """Stories from a Mastodon export (outbox.json, media_attachments/): your own posts,
     threads as one story, content warnings, languages, photos with their alt text."""
+    if not author:
+        raise click.UsageError("Missing option '--author' (who wrote these posts).")
     _import(settings, archive, lambda data, lang, after: read_mastodon(data, lang, after),
             territory, author, default_lang, since, dry_run)
 
@@ -560,7 +614,16 @@ def import_x_command(settings: dict[str, Any], archive: Path, territory: str, au
                      default_lang: str | None, since: datetime | None, dry_run: bool,
                      replies: bool) -> None:
     """Stories from X's archive (data/tweets.js, data/tweets_media/): your own posts, t.co
-    links expanded, mentions linked, threads as one story, photos with their alt text."""
+    links expanded, mentions linked, threads as one story, photos with their alt text.
+    Their author is the archive's account unless --author says otherwise."""
+    if not author:
+        try:
+            author = x_account_name(archive)
+        except ArchiveError as error:
+            raise click.ClickException(f"{archive}: {error}. Nothing was imported.") from None
+        if not author:
+            raise click.UsageError("the archive names no account: give --author.")
+        click.echo(f"Author: {author} (the archive's account; --author to change)", err=True)
     _import(settings, archive,
             lambda data, lang, after: read_x(data, lang, after, keep_replies=replies),
             territory, author, default_lang, since, dry_run)
@@ -596,7 +659,7 @@ def _import(settings: dict[str, Any], archive: Path,
                f"{len(stories) - len(new)} were already here.")
 
 
-@cli.command("export")
+@cli.command("export", short_help="Stories, photos and followers in one zip.")
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path),
                 default="milpa-export.zip")
 @settings_options
@@ -648,7 +711,7 @@ def _refuse_exposed_key(settings: dict[str, Any]) -> None:
         raise click.ClickException(exposure)
 
 
-@cli.command("keys")
+@cli.command("keys", short_help="Create the actors' key pair.")
 @click.option("--force", is_flag=True, help="Replace an existing key pair (followers' servers "
               "will need to fetch the new public key).")
 @settings_options

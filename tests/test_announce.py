@@ -193,7 +193,7 @@ def test_a_server_that_hangs_is_marked_unavailable_and_tried_again_later(
 def test_a_story_that_expires_is_deleted_from_followers_timelines(world: World) -> None:
     world.announce()
     world.mini.add("stories/notice.md", story(
-        "Notice", Authors="Ixchel Tzoc", Slug="notice", Date="2026-06-01 08:00",
+        "Notice", Authors="Ixchel Tzoc", Slug="notice", Date="2026-06-01 05:00",
         Expires="24h"))  # the build's clock says 2026-06-01 12:00 UTC
     world.rebuild()
     world.announce()

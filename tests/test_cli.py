@@ -41,15 +41,20 @@ def test_new_writes_a_story_that_checks_and_builds(site: MiniSite) -> None:
     result = run("new", "Agua para todos: ¿cuándo?", "--territory", "Costa Chica",
                  "--lang", "quc", "--author", "Ana Pérez", "--tags", "agua")
     assert result.exit_code == 0
-    path = Path(result.output.strip())
+    path = Path(result.stdout.strip())
     assert path == Path("content/stories/costa-chica/2026-06-01-agua-para-todos-cuando.md")
+    assert "Status: published" in result.stderr
     text = path.read_text()
     for field in ("Title: Agua para todos: ¿cuándo?", "Territory: Costa Chica", "Lang: quc",
                   "Authors: Ana Pérez", "Tags: agua", "Cover-Alt:", "Expires:",
-                  "Content-Warning:", "Pinned: false", "Translation: false"):
+                  "Content-Warning:", "Pinned: false", "Translation: false", "Status: draft"):
         assert field in text.splitlines()
     check = run("check")
     assert check.exit_code == 0 and "no problems" in check.output
+    draft = run("build")
+    assert draft.output.startswith("Built 0 stories, ")
+    assert not (site.output / "stories/agua-para-todos-cuando/index.html").exists()
+    path.write_text(text.replace("Status: draft", "Status: published"))
     built = run("build")
     assert built.exit_code == 0
     assert built.output.startswith("Built 1 stories, 0 pages, 0 image renditions: ")

@@ -24,10 +24,10 @@ def broken_story(site: MiniSite) -> Path:
 
 
 def test_a_broken_story_cannot_keep_an_expired_one_online(mini_site: MiniSite) -> None:
-    mini_site.add("stories/notice.md", story("Notice", Slug="notice", Date="2026-06-01 08:00",
+    mini_site.add("stories/notice.md", story("Notice", Slug="notice", Date="2026-06-01 05:00",
                                              Expires="24h"))
     mini_site.add("stories/notice-en.md", story("Notice", Slug="notice", Lang="en",
-                                                Date="2026-06-01 08:00", Translation="true"))
+                                                Date="2026-06-01 05:00", Translation="true"))
     mini_site.add("stories/kept.md", story("Kept", Slug="kept"))
     assert mini_site.build().left_out == ()
     assert (mini_site.output / "stories/notice/en/index.html").is_file()
@@ -92,7 +92,7 @@ def test_the_expired_story_is_deleted_from_followers_although_another_is_broken(
         world: World) -> None:  # noqa: F811 — the fixture imported above
     world.announce()  # the first run records what is already there
     world.mini.add("stories/notice.md", story(
-        "Notice", Authors="Ixchel Tzoc", Slug="notice", Date="2026-06-01 08:00",
+        "Notice", Authors="Ixchel Tzoc", Slug="notice", Date="2026-06-01 05:00",
         Expires="24h"))  # the build's clock says 2026-06-01 12:00 UTC
     world.rebuild()
     world.announce()

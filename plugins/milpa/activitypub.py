@@ -201,6 +201,13 @@ def hashtag_name(tag: str) -> str:
     return "#" + "".join(word[:1].upper() + word[1:] for word in words)
 
 
+def object_type_for(configured: str, content_warning: str) -> str:
+    """The type a story goes out as. Mastodon turns an ``Article`` into its title and link
+    and shows its ``summary`` as body text, never as a warning: a story with a content
+    warning goes out as a ``Note``, whose ``summary`` Mastodon hides the story behind."""
+    return "Note" if content_warning else configured
+
+
 def story_object(post: StoryPost, urls: ApUrls, object_type: str = "Note") -> dict[str, Any]:
     """A ``Note`` (Mastodon shows all of it) or an ``Article`` with a ``preview`` Note."""
     document: dict[str, Any] = {

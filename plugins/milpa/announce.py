@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,49 @@ from .activitypub import (
     without_context,
 )
 
+logger = logging.getLogger(__name__)
+
+
+def returning_slug(lang: str, slug: str, ledger: Mapping[str, Mapping[str, Any]]) -> str:
+    """The slug of a story's ActivityPub ids: its own, unless followers were told that id
+    was deleted (expired, unpublished, removed). Servers keep a deleted id as a tombstone
+    and refuse it for ever, so a story that comes back takes the first ``SLUG.N`` that
+    was never deleted; the ledger keeps each deleted one."""
+    def deleted(generation: int) -> bool:
+        key = f"{lang}/{slug}.{generation}" if generation else f"{lang}/{slug}"
+        return (ledger.get(key) or {}).get("state") == "deleted"
+
+    generation = 0
+    while deleted(generation):  # ends: each step passes one more entry of the ledger
+        generation += 1
+    return f"{slug}.{generation}" if generation else slug
+
 
 def document_hash(document: dict[str, Any]) -> str:
     return hashlib.sha256(to_json(document)).hexdigest()
+
+
+def body_hash(document: dict[str, Any]) -> str:
+    """The hash of what an edit changes: the document without its ``updated``."""
+    return document_hash({key: value for key, value in document.items() if key != "updated"})
+
+
+def with_edit_time(document: dict[str, Any], told: Mapping[str, Any] | None, moment: str
+                   ) -> dict[str, Any]:
+    """The story as served: with ``updated`` when it differs from what followers were told.
+
+    Servers show an edit only when the object says when it was edited, and one that
+    fetches the object later must see the same time as the Update delivered. A
+    ``Modified:`` field wins; else the time of the first build that saw the edit, which
+    the ledger keeps once it is announced.
+    """
+    if "updated" in document or not told or told.get("state") != "published":
+        return document
+    if (told.get("body_hash") or told.get("hash")) != body_hash(document):
+        return {**document, "updated": moment}
+    if told.get("updated"):
+        return {**document, "updated": told["updated"]}
+    return document
 
 
 @dataclass(frozen=True)
@@ -39,6 +81,8 @@ class LedgerEntry:
     type: str = "Note"
     sender: str = ""  # the actor that wrote it (which deletes it, too)
     audience: tuple[str, ...] = ()  # the actors whose followers were told
+    body_hash: str = ""  # the hash without `updated` (what an edit changes)
+    updated: str = ""  # the edit time followers were told, served with the object
 
 
 @dataclass
@@ -97,8 +141,14 @@ def plan_changes(stories: dict[str, dict[str, Any]], actors: dict[str, dict[str,
         sender = _name_of(story["attributedTo"], urls)
         audience = story_audience(story, urls)
         entry = LedgerEntry(key, story["id"], document_hash(story), "published", story["type"],
-                            sender, audience)
+                            sender, audience, body_hash(story), story.get("updated", ""))
         known = ledger.get(key)
+        if known is not None and known.state == "deleted" and known.id == entry.id:
+            # A tombstoned id: followers' servers would drop the Create. The build gives
+            # a returning story a new id (returning_slug); this output predates that.
+            logger.warning("%s: its id %s was deleted; build again before announcing", key,
+                           entry.id)
+            continue
         if known is None or known.state == "deleted":
             # Old posts brought from an archive are recorded, not sent, like a first run's.
             if (first_run and key not in backfilled) or (key in imported and known is None):

@@ -332,6 +332,17 @@ def _x_id(value: Any) -> int:
     return int(text)
 
 
+def x_account_name(archive: bytes | Path) -> str:
+    """The name the archive's account shows (else its @username), as one author: one line,
+    no commas (which would make two authors). Empty when the archive names none."""
+    accounts = _dicts(_x_json(_Zip(archive), "data/account.js"))
+    account = accounts[0].get("account") if accounts else None
+    if not isinstance(account, dict):
+        return ""
+    name = _string(account.get("accountDisplayName")) or _string(account.get("username"))
+    return one_line(name.replace(",", " "))[:100].strip()
+
+
 def read_x(archive: bytes | Path, default_lang: str, since: datetime | None = None,
            keep_replies: bool = False) -> list[ImportedStory]:
     """The stories in X's archive, oldest first. Raises ArchiveError."""

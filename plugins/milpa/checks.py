@@ -30,7 +30,15 @@ from .languages import is_valid_tag
 from .metadata import UNREADABLE, VIDEO, Carried, carried
 from .references import is_remote, relative_to_cwd, resolve
 from .settings import now, setting, site_zone
-from .stories import ALIASES, FIELDS, KNOWN_KEYS, expiry_time, parse_bool, parse_date
+from .stories import (
+    ALIASES,
+    FIELDS,
+    KNOWN_KEYS,
+    expiry_time,
+    parse_bool,
+    parse_date,
+    status_problem,
+)
 from .video import ENCODERS_MISSING, VIDEO_TYPES, encoders_available
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mkd", ".mdown"})
@@ -41,6 +49,28 @@ _HTML_ATTRIBUTE = re.compile(r'\b(?P<name>src|alt)\s*=\s*(?:"(?P<dq>[^"]*)"|\'(?
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?(?P<target>[^)\s>]+)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_SPAN = re.compile(r"`[^`]*`")
+
+
+# The media rules, worded once: `check` reports them and the media plugin logs them
+# while it builds, so an editor reads the same sentence from both.
+def remote_media(reference: str) -> str:
+    return (f"{reference} is on another host and readers' browsers would call it: save a "
+            "copy under content/ and link that")
+
+
+def missing_alt(reference: str, cover: bool = False) -> str:
+    hint = "add 'Cover-Alt: what the photo shows'" if cover else \
+        f"write ![what it shows]({reference})"
+    return f"{reference} has no alt text: {hint}"
+
+
+def media_not_found(reference: str, looked_for: Path) -> str:
+    return f"{reference} not found (looked for {relative_to_cwd(looked_for)})"
+
+
+def not_media(reference: str) -> str:
+    kinds = ", ".join(sorted(PHOTO_SUFFIXES | VIDEO_TYPES.keys()))
+    return f"{reference} is neither a photo nor a video (use {kinds})"
 
 
 @dataclass(frozen=True, order=True)
@@ -195,6 +225,11 @@ class SiteCheck:
         elif lang is not None and not is_valid_tag(lang):
             self.report(source, header.line_of("lang"),
                         f"'{lang}' is not a BCP 47 language tag (for example es, en, quc, nah)")
+        status = header.get("status")
+        if status:
+            message = status_problem(status)
+            if message:
+                self.report(source, header.line_of("status"), message)
         for key in ("pinned", "translation"):
             value = header.get(key)
             try:
@@ -224,6 +259,11 @@ class SiteCheck:
                     self.report(source, header.line_of(key), f"{key.title()}: {error}")
                 else:
                     published = published or parsed
+                    if key == "date" and parsed > self.now:
+                        self.report(source, header.line_of("date"),
+                                    f"scheduled for {parsed:%Y-%m-%d %H:%M}: the first build "
+                                    "after that publishes and announces it",
+                                    blocks_build=False, informational=True)
         expires = header.get("expires")
         if expires and published:
             try:
@@ -239,35 +279,31 @@ class SiteCheck:
         cover = header.get("cover")
         if cover:
             self.check_reference(source, header.line_of("cover"), cover, header.get("cover-alt"),
-                                 alt_hint="add 'Cover-Alt: what the photo shows'")
+                                 cover=True)
 
     def check_media(self, source: Source) -> None:
         for line, reference, alt in media_references(source.header):
-            self.check_reference(source, line, reference, alt,
-                                 alt_hint=f"write ![what it shows]({reference})")
+            self.check_reference(source, line, reference, alt)
 
     def check_reference(self, source: Source, line: int, reference: str, alt: str | None,
-                        alt_hint: str) -> None:
+                        cover: bool = False) -> None:
         if not reference:
             self.report(source, line, "image without a source")
             return
         if is_remote(reference):
-            self.report(source, line, f"{reference} is on another host and readers' browsers "
-                        "would call it: save a copy under content/ and link that")
+            self.report(source, line, remote_media(reference))
             return
         path = resolve(reference, source.path, self.root)
         suffix = path.suffix.lower()
         if not (alt or "").strip():
-            self.report(source, line, f"{reference} has no alt text: {alt_hint}")
+            self.report(source, line, missing_alt(reference, cover))
         if not path.is_file():
-            self.report(source, line, f"{reference} not found (looked for "
-                        f"{relative_to_cwd(path)})")
+            self.report(source, line, media_not_found(reference, path))
         elif suffix in VIDEO_TYPES:
             if not encoders_available():
                 self.report(source, line, f"video {reference} {ENCODERS_MISSING}")
         elif suffix not in PHOTO_SUFFIXES:
-            self.report(source, line, f"{reference} is neither a photo nor a video "
-                        f"(use {', '.join(sorted(PHOTO_SUFFIXES | VIDEO_TYPES.keys()))})")
+            self.report(source, line, not_media(reference))
         elif path.stat().st_size > self.max_bytes:
             self.report(source, line, f"{reference} is {path.stat().st_size / 1e6:.1f} MB, over "
                         f"the {self.max_bytes / 1e6:.0f} MB limit (MILPA_MAX_SOURCE_IMAGE_BYTES): "

@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
     # The moment expiry is judged against (default: the time of the build). For tests.
     "MILPA_NOW": None,
+    # Set by `publish.py build`, which leaves broken stories out itself; plain `pelican
+    # content` (False) stops before writing anything when a story has an error.
+    "MILPA_LEAVES_OUT_BROKEN": False,
     # Language pages: a list of languages and one page of stories per language.
     "MILPA_LANGUAGE_URL": "lang/{lang}/",
     "MILPA_LANGUAGE_SAVE_AS": "lang/{lang}/index.html",

@@ -41,8 +41,10 @@ FIELDS: tuple[StoryField, ...] = (
     StoryField("Expires", "24h"),
     StoryField("Slug", "water-returns"),
     StoryField("Translation", "false"),
-    StoryField("Status", "published"),
+    StoryField("Status", "draft"),
 )
+# Pelican's own statuses: a draft is neither built nor announced; hidden is built, unlisted.
+STATUSES: tuple[str, ...] = ("published", "draft", "hidden")
 PAGE_FIELDS: tuple[str, ...] = ("title", "lang", "slug", "status", "summary", "template",
                                 "save_as", "url", "translation", "order",
                                 "imported")  # written by `publish.py import`
@@ -75,6 +77,13 @@ def parse_date(value: str, zone: tzinfo) -> datetime:
     except (ValueError, OverflowError) as error:
         raise ValueError(f"'{value}' is not a date (write YYYY-MM-DD HH:MM)") from error
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def status_problem(value: str) -> str | None:
+    """Why a Status value would keep a story out of the build, or None when it is valid."""
+    if value.strip().lower() in STATUSES:
+        return None
+    return f"Status: '{value}' is not one of {', '.join(STATUSES)} (write 'Status: published')"
 
 
 def parse_duration(value: str) -> timedelta | None:

@@ -14,12 +14,14 @@ from milpa.activitypub import (
     actor_document,
     announce_activity,
     create_activity,
+    object_type_for,
     ordered_collection,
     paged_collection,
     story_object,
     to_json,
     without_context,
 )
+from milpa.announce import returning_slug, with_edit_time
 from milpa.discovery import (
     JRD_FOLDER,
     host_meta,
@@ -29,7 +31,7 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
-from milpa.settings import setting, site_url
+from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
 
 from .actors import Actor, ActorMedia, family_actor, site_actor
@@ -89,6 +91,8 @@ class FediverseGenerator:
         self.fediverse: Fediverse | None = None
         self.public_key = ""
         self._folders: set[Path] = set()
+        # What followers were told, by story (read only): ids and edit times.
+        self.ledger: dict[str, Any] = {}
 
     def generate_context(self) -> None:
         keys = Path(setting(self.settings, "MILPA_KEYS_PATH"))
@@ -129,8 +133,12 @@ class FediverseGenerator:
             actor.stories = list(chain(actor.stories, (
                 t for story in actor.stories for t in story.translations)))
         site.stories = stories
+        # Read only: a story that comes back after its id was deleted takes a new one.
+        ledger = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH"))).ledger()
         for story in stories:
+            story.ap_slug = returning_slug(story.lang, story.slug, ledger)
             story.ap_id = story_id(story, self.fediverse.urls)
+        self.ledger = ledger
         self.context["FEDIVERSE"] = self.fediverse
 
     def write(self, url_or_path: str, data: bytes | str) -> None:
@@ -147,19 +155,22 @@ class FediverseGenerator:
         fediverse, urls = self.fediverse, self.fediverse.urls
         object_type = setting(self.settings, "MILPA_OBJECT_TYPE")
         objects = {}
+        moment = now(self.settings).isoformat(timespec="seconds")
         for story in fediverse.site.stories:
             writer = fediverse.writer_of(story)
             audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
-            post = story_post(story, fediverse.base, urls.actor(writer.name), audience,
-                              object_type)
-            document = story_object(post, urls, object_type)
+            kind = object_type_for(object_type, story.content_warning)
+            post = story_post(story, fediverse.base, urls.actor(writer.name), audience, kind)
+            document = with_edit_time(story_object(post, urls, kind),
+                                      self.ledger.get(f"{story.lang}/{story.ap_slug}"),
+                                      moment)
             objects[id(story)] = document
             self.write(document["id"], to_json(document))
-            self.write(urls.create(story.lang, story.slug),
-                       to_json(create_activity(document, urls, story.lang, story.slug)))
+            self.write(urls.create(story.lang, story.ap_slug),
+                       to_json(create_activity(document, urls, story.lang, story.ap_slug)))
             approved = [shown.reply.id for shown in getattr(story, "replies", [])]
-            self.write(urls.replies(story.lang, story.slug),
-                       to_json(ordered_collection(urls.replies(story.lang, story.slug),
+            self.write(urls.replies(story.lang, story.ap_slug),
+                       to_json(ordered_collection(urls.replies(story.lang, story.ap_slug),
                                                   len(approved), items=approved)))
         for actor in fediverse.actors:
             self.write_actor(actor, objects)
@@ -177,9 +188,9 @@ class FediverseGenerator:
         for story in newest:
             document = objects[id(story)]
             if fediverse.writer_of(story) is actor:
-                activity = create_activity(document, urls, story.lang, story.slug)
+                activity = create_activity(document, urls, story.lang, story.ap_slug)
             else:
-                activity = announce_activity(name, document, urls, story.lang, story.slug)
+                activity = announce_activity(name, document, urls, story.lang, story.ap_slug)
             items.append(without_context(activity))
         page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
         for document in paged_collection(urls.outbox(name),

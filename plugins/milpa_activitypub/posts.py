@@ -60,7 +60,7 @@ def story_post(story: Any, base: str, author_id: str, audience: tuple[str, ...],
     else:
         content = f"{body}{hashtag_links(tags)}"
     return StoryPost(
-        lang=story.lang, slug=story.slug, title=story.title, url=page_url,
+        lang=story.lang, slug=story.ap_slug, title=story.title, url=page_url,
         attributed_to=author_id, content=content, published=story.date,
         updated=getattr(story, "modified", None), content_warning=story.content_warning,
         tags=tuple(tags), attachments=attachments(story, page_url), audience=audience,
@@ -69,4 +69,4 @@ def story_post(story: Any, base: str, author_id: str, audience: tuple[str, ...],
 
 
 def story_id(story: Any, urls: ApUrls) -> str:
-    return urls.story(story.lang, story.slug)
+    return urls.story(story.lang, story.ap_slug)

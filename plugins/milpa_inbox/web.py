@@ -76,6 +76,12 @@ def content_type(relative: str) -> str:
         "application/octet-stream"
 
 
+def compressible(media_type: str) -> bool:
+    """Text, as the shipped nginx and Caddy configurations compress it."""
+    kind = media_type.split(";")[0].strip()
+    return kind.startswith("text/") or kind.endswith(("json", "xml"))
+
+
 def site_app(output: Path, base: str = "",
              make_inbox: Callable[[], Inbox] | None = None,
              allow_remote_images: bool = False) -> web.Application:
@@ -120,7 +126,16 @@ def site_app(output: Path, base: str = "",
                    "Cache-Control": cache}
         if headers["Content-Type"] in (ACTIVITY_JSON, JRD_TYPE):
             headers["Access-Control-Allow-Origin"] = "*"
-        return web.FileResponse(target, headers=headers)
+        response = web.FileResponse(target, headers=headers)
+        # Pages, feeds and documents shrink to a third or less; photos and videos do not.
+        # Not on conditional or range requests: aiohttp would put a gzip trailer on a
+        # 304 or a partial body (they are answered uncompressed, as before).
+        conditional = any(name in request.headers for name in
+                          ("If-None-Match", "If-Modified-Since", "Range", "If-Range"))
+        if compressible(headers["Content-Type"]) and not conditional and \
+                "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
 
     app = web.Application()
     app.on_response_prepare.append(add_security_headers)

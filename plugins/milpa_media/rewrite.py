@@ -16,6 +16,7 @@ from typing import Any
 
 from PIL import Image
 
+from milpa.checks import media_not_found, missing_alt, not_media, remote_media
 from milpa.images import PHOTO_SUFFIXES, ImageOptions, RenditionCache
 from milpa.markup import Photo, Video
 from milpa.references import is_remote, line_of, relative_to_cwd, resolve
@@ -71,6 +72,7 @@ class StoryMedia:
     def __init__(self, instance: Any) -> None:
         settings = instance.settings
         self.story = Path(instance.source_path)
+        self.cover = instance.metadata.get("cover")
         self.content_root = Path(settings["PATH"])
         self.base_url = f"{settings.get('SITEURL', '')}/{setting(settings, 'MILPA_MEDIA_PATH')}"
         self.photos, self.videos = media_caches(media_cache_folder(settings),
@@ -83,16 +85,14 @@ class StoryMedia:
 
     def source_of(self, reference: str, alt: str | None) -> Path | None:
         if is_remote(reference):
-            self.problem(reference, f"{reference} is on another host; readers' browsers would "
-                         "call it. Save it under content/ and link the copy")
+            self.problem(reference, remote_media(reference))
             return None
         path = resolve(reference, self.story, self.content_root)
         if not path.is_file():
-            self.problem(reference, f"{reference} not found (looked for {relative_to_cwd(path)})")
+            self.problem(reference, media_not_found(reference, path))
             return None
         if not (alt or "").strip():
-            self.problem(reference, f"{reference} has no alt text: describe it for people "
-                         "who cannot see it, as ![what it shows](" + reference + ")")
+            self.problem(reference, missing_alt(reference, cover=reference == self.cover))
             return None
         return path
 
@@ -101,8 +101,7 @@ class StoryMedia:
         if path is None:
             return None
         if path.suffix.lower() not in PHOTO_SUFFIXES:
-            kinds = ", ".join(sorted(PHOTO_SUFFIXES | VIDEO_TYPES.keys()))
-            self.problem(reference, f"{reference} is neither a photo nor a video (use {kinds})")
+            self.problem(reference, not_media(reference))
             return None
         try:
             described, entry = self.photos.process_file(path)

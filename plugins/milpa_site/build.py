@@ -247,7 +247,8 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     content = Path(settings["PATH"])
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
           _leaving_out(excluded, errors) as run, _quiet_pelican()):
-        pelican = Pelican({**settings, "OUTPUT_PATH": str(staging)})
+        pelican = Pelican({**settings, "OUTPUT_PATH": str(staging),
+                           "MILPA_LEAVES_OUT_BROKEN": True})
         missing = len(settings.get("PLUGINS") or []) - len(pelican.plugins)
         if missing:
             raise BuildFailed([*errors.messages, f"{missing} plugin(s) did not register"],

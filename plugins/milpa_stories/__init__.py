@@ -5,6 +5,7 @@ from pelican import signals
 from .fields import normalise_fields, read_story_fields
 from .languages import LanguagesGenerator
 from .listing import drop_expired, pinned_first
+from .strict import check_before_reading, refuse_errors
 
 
 def get_generators(_pelican: object) -> type[LanguagesGenerator]:
@@ -12,6 +13,10 @@ def get_generators(_pelican: object) -> type[LanguagesGenerator]:
 
 
 def register() -> None:
+    # Plain `pelican content` checks like `publish.py check` before reading any story…
+    signals.initialized.connect(check_before_reading)
+    # …and stops before writing when anything was an error (publish.py build leaves out).
+    signals.all_generators_finalized.connect(refuse_errors)
     # Empty fields are dropped, and `Territory:` becomes the category, before Pelican
     # builds the content object from the metadata.
     signals.article_generator_context.connect(normalise_fields)

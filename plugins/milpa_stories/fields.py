@@ -6,13 +6,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from pelican.urlwrappers import Category
+from pelican.urlwrappers import Category, Tag
 
+from milpa.activitypub import hashtag_name
 from milpa.frontmatter import read_front_matter
 from milpa.languages import is_valid_tag
 from milpa.references import relative_to_cwd
 from milpa.settings import now, site_zone
-from milpa.stories import expiry_time, parse_bool
+from milpa.stories import expiry_time, parse_bool, status_problem
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,16 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
     """
     for key in [key for key, value in metadata.items() if value in ("", [], None)]:
         del metadata[key]
+    # An unknown status ('publicado') is reported by the check, with its line, which
+    # stops the build; here it only keeps the story from being published by mistake.
+    status = metadata.get("status")
+    if isinstance(status, str) and status_problem(status):
+        metadata["status"] = "draft"
+    # A tag has one name everywhere: the hashtag followers see (#LandDefence) is the
+    # name on the story's page, its tag page and its feed.
+    if metadata.get("tags"):
+        metadata["tags"] = [Tag(hashtag_name(str(tag))[1:], generator.settings)
+                            for tag in metadata["tags"]]
     territory = metadata.pop("territory", None)
     if territory:
         metadata["category"] = Category(territory, generator.settings)
@@ -36,12 +47,16 @@ def _report(instance: Any, key: str, message: str) -> None:
 
 
 def read_story_fields(instance: Any) -> None:
-    """content_object_init handler: pinned, content warning, expiry, checked language."""
+    """content_object_init handler: pinned, content warning, schedule, expiry, checked
+    language."""
     metadata = instance.metadata
     instance.content_warning = (metadata.get("content-warning") or "").strip()
     instance.pinned = False
     instance.expires_at = None
     instance.expired = False
+    date = getattr(instance, "date", None)
+    # A story dated later is scheduled: the first build after its date publishes it.
+    instance.scheduled = bool(date and date > now(instance.settings))
     try:
         # A story's address does not depend on its language: only a translation gets
         # Pelican's *_LANG_URL (stories/<slug>/<lang>/), the original keeps stories/<slug>/.
@@ -56,7 +71,6 @@ def read_story_fields(instance: Any) -> None:
         _report(instance, "lang", f"Lang: '{instance.lang}' is not a BCP 47 language tag "
                 "(for example es, en, quc, nah)")
     expires = metadata.get("expires")
-    date = getattr(instance, "date", None)
     if expires and date:
         try:
             instance.expires_at = expiry_time(expires, date, site_zone(instance.settings))

@@ -1,4 +1,5 @@
-"""Which stories are listed and in what order: expired ones go, pinned ones lead."""
+"""Which stories are listed and in what order: expired and scheduled ones go, pinned ones
+lead."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ _STORY_LISTS = ("articles", "translations", "hidden_articles", "hidden_translati
 
 
 def drop_expired(generator: Any) -> None:
-    """article_generator_pretaxonomy handler: an expired story is not built at all.
+    """article_generator_pretaxonomy handler: an expired or scheduled story is not built
+    at all (not even as a draft page, which anyone could guess the address of).
 
     A translation without an expiry of its own goes with its original.
     """
@@ -22,17 +24,24 @@ def drop_expired(generator: Any) -> None:
                 for translation in original.translations:
                     if getattr(translation, "expires_at", None) is None:
                         translation.expired = True
-    dropped = 0
+    dropped = scheduled = 0
     for name in _STORY_LISTS:
         stories = getattr(generator, name)
-        kept = [story for story in stories if not getattr(story, "expired", False)]
-        dropped += len(stories) - len(kept)
+        kept = [story for story in stories if not _left_out(story)]
+        dropped += sum(1 for story in stories if getattr(story, "expired", False))
+        scheduled += sum(1 for story in stories if getattr(story, "scheduled", False))
         stories[:] = kept
     for name in _STORY_LISTS:
         for story in getattr(generator, name):
-            story.translations = [t for t in story.translations if not getattr(t, "expired", False)]
+            story.translations = [t for t in story.translations if not _left_out(t)]
     if dropped:
         logger.info("Not publishing %d expired stories", dropped)
+    if scheduled:
+        logger.info("Not publishing %d scheduled stories before their date", scheduled)
+
+
+def _left_out(story: Any) -> bool:
+    return getattr(story, "expired", False) or getattr(story, "scheduled", False)
 
 
 def pinned_first(generator: Any) -> None:
