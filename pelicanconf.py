@@ -23,7 +23,9 @@ STATIC_PATHS = ["extra"]
 EXTRA_PATH_METADATA = {"extra/robots.txt": {"path": "robots.txt"}}
 
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies"]
+# milpa_i18n puts the theme in the reader's language (catalogs in plugins/milpa/locale/).
+PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies",
+           "milpa_i18n"]
 
 THEME = "theme"
 OUTPUT_PATH = "output"
