@@ -231,7 +231,7 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
     folder.mkdir(parents=True, exist_ok=True)
     values = {"title": title, "territory": territory, "lang": lang, "authors": authors,
               "tags": tags, "slug": slugify(title)}
-    path.write_text(story_text(values, created), encoding="utf-8")
+    path.write_text(story_text(values, created, settings["DEFAULT_LANG"]), encoding="utf-8")
     click.echo(relative_to_cwd(path))
 
 

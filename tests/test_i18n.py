@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import feedparser
@@ -20,6 +20,7 @@ from milpa.i18n import (
     long_date,
     number,
 )
+from milpa.scaffold import story_text
 from milpa_site.build import build, load_settings
 
 from .conftest import ROOT, TEST_KEYS, MiniSite, story
@@ -190,3 +191,24 @@ def test_the_spanish_demo_titles_its_feeds_in_spanish(spanish_demo: tuple[Path, 
     output, _ = spanish_demo
     author = feedparser.parse((output / "feeds/author/rosa-ventura.atom.xml").read_bytes())
     assert author.feed.title.endswith("historias de Rosa Ventura")
+
+
+def test_the_new_story_guide_is_in_the_sites_language() -> None:
+    when = datetime(2026, 5, 1, 10, 0)
+    values = {"title": "T", "territory": "Sierra Norte", "lang": "quc"}
+    assert "Escribe aquí la historia" in story_text(values, when, "es")
+    assert "Write the story here" in story_text(values, when, "en")
+    # A site in a language with no catalog of its own gets its fallback.
+    assert "Escribe aquí la historia" in story_text(values, when, "quc")
+
+
+@pytest.mark.slow
+def test_the_spanish_demo_links_its_pages_in_spanish(spanish_demo: tuple[Path, list[str]]
+                                                     ) -> None:
+    output, _ = spanish_demo
+    home = BeautifulSoup((output / "index.html").read_text(), "html.parser")
+    links = {a.get_text(): a["href"] for a in home.select("nav a")}
+    assert links["Cómo seguirnos"] == "/follow/es/"
+    follow = BeautifulSoup((output / "follow/es/index.html").read_text(), "html.parser")
+    assert follow.html["lang"] == "es" and follow.select_one("#fediverse").get_text() == (
+        "En el Fediverso")

@@ -100,6 +100,18 @@ def has_message(lang: str, message: str, folders: tuple[Path, ...] = ()) -> bool
     return message in getattr(compiled, "_catalog", {})
 
 
+def N_(message: str) -> str:  # noqa: N802 (the name pybabel looks for)
+    """Marks ``message`` for the catalogs where it is written; it is translated later."""
+    return message
+
+
+def editor_text(lang: str, message: str, folders: tuple[Path, ...] = ()) -> str:
+    """``message`` (marked with ``N_``) in ``lang`` or its fallback, for what the site's
+    editors read: the ``new`` scaffold, and ``check``'s messages when they are marked."""
+    shown = interface_language(lang, lang, DEFAULT_FALLBACKS, folders)
+    return translations(shown, folders).gettext(message)
+
+
 def _babel_locale(lang: str) -> Locale:
     """Babel's locale for ``lang``, or English where CLDR has no data for it."""
     try:

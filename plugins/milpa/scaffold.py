@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .i18n import N_, editor_text
 from .stories import FIELDS
 
-_BODY = """\
+# Editors read this in the site's language (DEFAULT_LANG).
+_BODY = N_("""\
 Write the story here, in Markdown. Leave a blank line between paragraphs.
 
 To add a photo, save it under content/photos/ and write, on a line of its own:
@@ -14,13 +16,13 @@ To add a photo, save it under content/photos/ and write, on a line of its own:
 to people who cannot see the photo, so say what it shows.
 
 Fields left empty above are not used; `python publish.py check` says what is missing.
-"""
+""")
 
 
-def story_text(values: dict[str, str], date: datetime) -> str:
-    """Front matter in the order of ``FIELDS``, then a short guide as the body."""
+def story_text(values: dict[str, str], date: datetime, site_lang: str = "en") -> str:
+    """Front matter in the order of ``FIELDS``, then a short guide in the site's language."""
     stamp = date.strftime("%Y-%m-%d %H:%M")
     filled = {"date": stamp, "modified": stamp, "pinned": "false",
               "translation": "false", "status": "published", **values}
     header = [f"{field.name}: {filled.get(field.key, '')}".rstrip() for field in FIELDS]
-    return "\n".join(header) + "\n\n" + _BODY
+    return "\n".join(header) + "\n\n" + editor_text(site_lang, _BODY)
