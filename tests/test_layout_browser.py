@@ -48,7 +48,8 @@ LAYOUT = """() => {
     .map(e => e.getBoundingClientRect().height));
   return {overflow: root.scrollWidth - root.clientWidth,
           header: document.querySelector("header.site").getBoundingClientRect().height,
-          navLines: Math.round(nav.getBoundingClientRect().height / link.getBoundingClientRect().height),
+          navLines: Math.round(nav.getBoundingClientRect().height
+                               / link.getBoundingClientRect().height),
           tallest: tallest, viewport: window.innerHeight};
 }"""
 
