@@ -12,7 +12,7 @@ import pytest
 
 from milpa_inbox.web import site_app
 
-from .conftest import ROOT, require_tool
+from .conftest import ROOT, MiniSite, photo_with_secrets, require_tool, story
 from .servers import serving
 from .test_browser import CHROMIUM, QUIET_CHROMIUM
 
@@ -60,8 +60,9 @@ def demo_site(demo_output: Path) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser(demo_site: str) -> Iterator[Any]:
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Started after the sites are served: playwright's loop then owns this thread."""
     require_tool("chromium")
     from playwright.sync_api import sync_playwright
 
@@ -86,7 +87,7 @@ def loopback_only(page: Any, requested: list[str]) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_page_type_scrolls_sideways_and_the_header_stays_small(
-        browser: Any, demo_site: str, width: int) -> None:
+        demo_site: str, browser: Any, width: int) -> None:
     context = browser.new_context(viewport={"width": width, "height": PHONE["height"]})
     page = context.new_page()
     requested: list[str] = []
@@ -110,7 +111,7 @@ def test_no_page_type_scrolls_sideways_and_the_header_stays_small(
 
 
 def test_axe_finds_no_serious_or_critical_violation_on_any_page_type(
-        browser: Any, demo_site: str) -> None:
+        demo_site: str, browser: Any) -> None:
     if not AXE.is_file():
         message = "needs axe-core: run `python3 dev.py test` or `npm install axe-core`"
         if os.environ.get("CI"):
@@ -133,3 +134,26 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page_type(
     finally:
         context.close()
     assert not found
+
+
+@pytest.fixture
+def tall_photo_site(mini_site: MiniSite) -> Iterator[str]:
+    photo_with_secrets(mini_site.content / "photos/tall.jpg", (600, 1400))
+    mini_site.add("stories/a.md", story("Tall", "![A tall cedar](photos/tall.jpg)", slug="a"))
+    mini_site.build()
+    with serving(site_app(mini_site.output)) as base:
+        yield base
+
+
+def test_a_portrait_photo_is_never_taller_than_the_screen(tall_photo_site: str,
+                                                          browser: Any) -> None:
+    for width, height in ((360, 640), (1280, 800)):
+        context = browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        loopback_only(page, [])
+        try:
+            page.goto(f"{tall_photo_site}/stories/a/", wait_until="load")
+            found = page.evaluate(LAYOUT)
+        finally:
+            context.close()
+        assert 0 < found["tallest"] <= height, (width, found)
