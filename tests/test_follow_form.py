@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -56,21 +57,22 @@ def test_the_form_needs_no_script_and_the_site_redirects_it(mini_site: MiniSite)
         fields["server"] = "@ana@mastodon.social"
         address = urlsplit(base)
         connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-        # http.client never follows a redirect: nothing leaves the loopback.
-        connection.request("GET", f"{urlsplit(form['action']).path}?{urlencode(fields)}")
-        answer = connection.getresponse()
-        answer.read()
-        assert answer.status == 303
-        location = urlsplit(answer.getheader("Location"))
-        assert location[:3] == ("https", "mastodon.social", "/authorize_interaction")
-        assert parse_qs(location.query) == {"uri": [fields["uri"]]}
-        # The page's policy lets a form be redirected to the reader's https server.
-        assert "form-action 'self' https:" in answer.getheader("Content-Security-Policy")
-        connection.request("GET", "/follow-from?" + urlencode({**fields, "server": "127.0.0.1"}))
-        refused = connection.getresponse()
-        refused.read()
-        assert refused.status == 400 and refused.getheader("Location") is None
-        connection.close()
+        with closing(connection):
+            # http.client never follows a redirect: nothing leaves the loopback.
+            connection.request("GET", f"{urlsplit(form['action']).path}?{urlencode(fields)}")
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == 303
+            location = urlsplit(answer.getheader("Location"))
+            assert location[:3] == ("https", "mastodon.social", "/authorize_interaction")
+            assert parse_qs(location.query) == {"uri": [fields["uri"]]}
+            # The page's policy lets a form be redirected to the reader's https server.
+            assert "form-action 'self' https:" in answer.getheader("Content-Security-Policy")
+            refusing = urlencode({**fields, "server": "127.0.0.1"})
+            connection.request("GET", f"/follow-from?{refusing}")
+            refused = connection.getresponse()
+            refused.read()
+            assert refused.status == 400 and refused.getheader("Location") is None
     assert "form-action 'self' https:" in CONTENT_SECURITY_POLICY
 
 
