@@ -25,7 +25,7 @@ EXTRA_PATH_METADATA = {"extra/robots.txt": {"path": "robots.txt"}}
 PLUGIN_PATHS = ["plugins"]
 # milpa_i18n puts the theme in the reader's language (catalogs in plugins/milpa/locale/).
 PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies",
-           "milpa_i18n"]
+           "milpa_i18n", "milpa_neighbours"]
 
 THEME = "theme"
 OUTPUT_PATH = "output"

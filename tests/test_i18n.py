@@ -212,3 +212,23 @@ def test_the_spanish_demo_links_its_pages_in_spanish(spanish_demo: tuple[Path, l
     follow = BeautifulSoup((output / "follow/es/index.html").read_text(), "html.parser")
     assert follow.html["lang"] == "es" and follow.select_one("#fediverse").get_text() == (
         "En el Fediverso")
+
+
+def test_a_story_ends_with_the_stories_before_and_after_it(mini_site: MiniSite) -> None:
+    for day, slug in ((1, "first"), (2, "second"), (3, "third")):
+        mini_site.add(f"stories/{slug}.md", story(slug.title(), slug=slug,
+                                                  date=f"2026-05-0{day} 10:00"))
+    mini_site.add("stories/second-fr.md", story("Deuxième", slug="second", lang="fr",
+                                                translation="true", date="2026-05-02 10:00"))
+    mini_site.build(DEFAULT_LANG="es")
+
+    def neighbours(relative: str) -> dict[str, str]:
+        way = soup(mini_site, relative).select_one("nav.wayon")
+        return {a["rel"][0]: a["href"] for a in way.select("a[rel]")}
+
+    assert neighbours("stories/second/index.html") == {"prev": "/stories/first/",
+                                                       "next": "/stories/third/"}
+    assert neighbours("stories/second/fr/index.html") == {"prev": "/stories/first/",
+                                                          "next": "/stories/third/"}
+    assert neighbours("stories/first/index.html") == {"next": "/stories/second/"}
+    assert neighbours("stories/third/index.html") == {"prev": "/stories/second/"}
