@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from datetime import date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from milpa.i18n import (
     interface_language,
     long_date,
     number,
+    translations,
 )
 from milpa.scaffold import story_text
 from milpa_site.build import build, load_settings
@@ -232,3 +234,14 @@ def test_a_story_ends_with_the_stories_before_and_after_it(mini_site: MiniSite) 
                                                           "next": "/stories/third/"}
     assert neighbours("stories/first/index.html") == {"next": "/stories/second/"}
     assert neighbours("stories/third/index.html") == {"prev": "/stories/second/"}
+
+
+def test_an_edited_catalog_is_read_again(tmp_path: Path) -> None:
+    folder = tmp_path / "quc" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    catalog = folder / "milpa.po"
+    catalog.write_text('msgid ""\nmsgstr ""\n\nmsgid "Home"\nmsgstr "Ja"\n', encoding="utf-8")
+    assert translations("quc", (tmp_path,)).gettext("Home") == "Ja"
+    catalog.write_text('msgid ""\nmsgstr ""\n\nmsgid "Home"\nmsgstr "Ri ja"\n', encoding="utf-8")
+    os.utime(catalog, ns=(1, 10**18))
+    assert translations("quc", (tmp_path,)).gettext("Home") == "Ri ja"

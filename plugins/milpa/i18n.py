@@ -78,12 +78,17 @@ def interface_language(lang: str, site_lang: str, fallbacks: Mapping[str, Iterab
     return SOURCE_LANG
 
 
-@cache
 def translations(lang: str, folders: tuple[Path, ...] = ()) -> NullTranslations:
     """The compiled catalog for ``lang`` (English: the messages as written)."""
     path = catalog_path(lang, folders)
     if path is None:
         return NullTranslations()
+    # Keyed by the file's modification time: an edited catalog is read again by `serve`.
+    return _compiled(path, path.stat().st_mtime_ns)
+
+
+@cache
+def _compiled(path: Path, _modified: int) -> Translations:
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=None, domain=DOMAIN)
     compiled = BytesIO()

@@ -15,9 +15,9 @@ def link_neighbours(generator: Any) -> None:
     """``older`` and ``newer`` on every published story and its translations (None at the
     ends). Translations point to the originals next to their own original."""
     stories = sorted(generator.articles, key=lambda story: story.date)
-    before = [None, *stories[:-1]]
-    after = [*stories[1:], None]
-    for older, story, newer in zip(before, stories, after, strict=True):
+    for index, story in enumerate(stories):
+        older = stories[index - 1] if index > 0 else None
+        newer = stories[index + 1] if index + 1 < len(stories) else None
         for page in (story, *story.translations):
             page.older = older
             page.newer = newer
