@@ -97,12 +97,14 @@ def _compiled(path: Path, _modified: int) -> Translations:
     return Translations(compiled, domain=DOMAIN)
 
 
-def has_message(lang: str, message: str, folders: tuple[Path, ...] = ()) -> bool:
-    """Whether ``lang``'s catalog translates ``message`` (English always does)."""
+def has_message(lang: str, message: str, folders: tuple[Path, ...] = (),
+                plural: bool = False) -> bool:
+    """Whether ``lang``'s catalog translates ``message`` (English always does); a plural
+    message is stored under its singular and each form's number."""
     if lang == SOURCE_LANG:
         return True
-    compiled = translations(lang, folders)
-    return message in getattr(compiled, "_catalog", {})
+    compiled = getattr(translations(lang, folders), "_catalog", {})
+    return (message, 0) in compiled if plural else message in compiled
 
 
 def N_(message: str) -> str:  # noqa: N802 (the name pybabel looks for)

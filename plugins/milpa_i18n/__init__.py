@@ -61,11 +61,12 @@ class PageLanguage:
 
     def ngettext(self, context: Context, singular: str, plural: str, count: int) -> str:
         lang = self.of(context)
-        self._check(lang, singular)
+        self._check(lang, singular, plural=True)
         return translations(lang, self.folders).ngettext(singular, plural, count)
 
-    def _check(self, lang: str, message: str) -> None:
-        if (lang, message) not in _reported and not has_message(lang, message, self.folders):
+    def _check(self, lang: str, message: str, plural: bool = False) -> None:
+        if (lang, message) not in _reported and not has_message(lang, message, self.folders,
+                                                                plural):
             _reported.add((lang, message))
             logger.warning("No %s translation for the interface text %r", lang, message)
 
