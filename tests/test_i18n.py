@@ -245,3 +245,16 @@ def test_an_edited_catalog_is_read_again(tmp_path: Path) -> None:
     catalog.write_text('msgid ""\nmsgstr ""\n\nmsgid "Home"\nmsgstr "Ri ja"\n', encoding="utf-8")
     os.utime(catalog, ns=(1, 10**18))
     assert translations("quc", (tmp_path,)).gettext("Home") == "Ri ja"
+
+
+@pytest.mark.slow
+def test_the_spanish_demo_shows_its_spanish_subtitle_and_bios(
+        spanish_demo: tuple[Path, list[str]]) -> None:
+    output, _ = spanish_demo
+    territory = BeautifulSoup((output / "territory/sierra-norte/index.html").read_text(),
+                              "html.parser")
+    assert territory.select_one(".tagline").get_text().startswith("Historias de nuestras")
+    assert territory.select_one(".bio").get_text().startswith("Historias de los bosques")
+    # A page in English keeps the subtitle as written.
+    about = BeautifulSoup((output / "about/index.html").read_text(), "html.parser")
+    assert about.select_one(".tagline").get_text().startswith("Stories from our")

@@ -56,6 +56,9 @@ DEFAULTS: dict[str, Any] = {
     # Folders with the site's own interface catalogs (<lang>/LC_MESSAGES/milpa.po), tried
     # before the bundled ones: how a community adds its language or changes a wording.
     "MILPA_LOCALE_PATHS": (),
+    # SITESUBTITLE in other languages, shown where the interface speaks them: {"es": "…"}.
+    # (Bios in MILPA_AUTHORS / MILPA_TERRITORIES take "summaries" the same way.)
+    "MILPA_SITESUBTITLES": {},
     # Where the site answers when SITEURL is empty (local builds): feeds and, later,
     # ActivityPub documents need absolute URLs.
     "MILPA_LOCAL_SITEURL": "http://127.0.0.1:8000",
