@@ -24,6 +24,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 VNU_VERSION = "26.9.27"
+# The accessibility checker the browser test injects into each page.
+AXE_VERSION = "4.14.1"
 SYSTEM_TOOLS = {
     "chromium": "chromium",  # the browser test
     "java": "default-jre-headless",  # the HTML validator
@@ -61,12 +63,15 @@ def ensure_python_packages(extra: str) -> None:
 
 
 def ensure_validator() -> None:
-    """The Nu HTML Checker, from npm, for the HTML validity test."""
-    if (ROOT / "node_modules" / "vnu-jar").is_dir() or not shutil.which("npm"):
+    """The Nu HTML Checker and axe-core, from npm, for the HTML and browser tests."""
+    wanted = {"vnu-jar": VNU_VERSION, "axe-core": AXE_VERSION}
+    missing = [f"{name}@{version}" for name, version in wanted.items()
+               if not (ROOT / "node_modules" / name).is_dir()]
+    if not missing or not shutil.which("npm"):
         return
-    say(f"installing vnu-jar {VNU_VERSION} (the Nu HTML Checker) into node_modules")
+    say(f"installing {' '.join(missing)} (HTML and accessibility checkers) into node_modules")
     subprocess.run(["npm", "install", "--silent", "--no-save", "--no-package-lock",
-                    "--no-audit", "--no-fund", f"vnu-jar@{VNU_VERSION}"], cwd=ROOT, check=True)
+                    "--no-audit", "--no-fund", *missing], cwd=ROOT, check=True)
 
 
 def report_missing_tools() -> None:

@@ -6,6 +6,8 @@ Every MILPA_* setting and its default is listed in plugins/milpa/settings.py.
 
 SITENAME = "Milpa Stories"
 SITESUBTITLE = "Stories from our communities and lands, told by us"
+# The subtitle where the interface speaks another language (see "The site's language").
+MILPA_SITESUBTITLES = {"es": "Historias de nuestras comunidades y tierras, contadas por nosotros"}
 SITEURL = ""
 AUTHOR = "Milpa"
 TIMEZONE = "America/Mexico_City"
@@ -23,7 +25,9 @@ STATIC_PATHS = ["extra"]
 EXTRA_PATH_METADATA = {"extra/robots.txt": {"path": "robots.txt"}}
 
 PLUGIN_PATHS = ["plugins"]
-PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies"]
+# milpa_i18n puts the theme in the reader's language (catalogs in plugins/milpa/locale/).
+PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies",
+           "milpa_i18n", "milpa_neighbours"]
 
 THEME = "theme"
 OUTPUT_PATH = "output"
@@ -97,9 +101,13 @@ MILPA_ACTOR_USERNAME = "stories"
 MILPA_ACTOR_ICON = "photos/avatar.jpg"
 MILPA_ACTOR_IMAGE = "photos/milpa-spring.jpg"
 MILPA_AUTHORS = {
-    "Rosa Ventura": {"summary": "<p>Radio host and seed keeper in the Sierra Norte.</p>"},
+    "Rosa Ventura": {"summary": "<p>Radio host and seed keeper in the Sierra Norte.</p>",
+                     "summaries": {"es": "<p>Locutora de radio y guardiana de semillas en la "
+                                         "Sierra Norte.</p>"}},
 }
 MILPA_TERRITORIES = {
     "Sierra Norte": {"summary": "<p>Stories from the forests and springs of the Sierra Norte."
-                     "</p>", "image": "photos/hillside-forest.jpg"},
+                     "</p>", "image": "photos/hillside-forest.jpg",
+                     "summaries": {"es": "<p>Historias de los bosques y manantiales de la Sierra "
+                                         "Norte.</p>"}},
 }

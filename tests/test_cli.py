@@ -230,7 +230,8 @@ def test_moderated_replies_appear_under_their_story(site: MiniSite) -> None:
     assert "onclick" not in str(page.select_one("section.replies"))
     for link in page.select("section.replies a"):
         assert set(link["rel"]) >= {"nofollow", "ugc", "noopener"}
-    assert "1 like · 0 boosts" in page.get_text()
+    # The story is in Spanish, so is the interface around it.
+    assert "1 me gusta · 0 impulsos" in page.get_text()
     assert len(gzip.compress(page_path.read_bytes(), 9)) <= 14 * 1024
     collection = json.loads((site.output / "ap/replies/es/fine").read_text())
     assert collection["totalItems"] == 21 and held.id in collection["orderedItems"]

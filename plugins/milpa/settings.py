@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .i18n import DEFAULT_FALLBACKS
 from .images import DEFAULT_MAX_PIXELS, ImageOptions
 from .video import VideoOptions
 
@@ -52,6 +53,15 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_LANGUAGES_SAVE_AS": "lang/index.html",
     # Names shown for language tags, where a community prefers its own to CLDR's autonym.
     "MILPA_LANGUAGE_NAMES": {},
+    # Interface language of a story with no catalog of its own: tag → languages to try, then
+    # DEFAULT_LANG. Default: indigenous languages of Mexico and Guatemala → Spanish.
+    "MILPA_LANGUAGE_FALLBACKS": DEFAULT_FALLBACKS,
+    # Folders with the site's own interface catalogs (<lang>/LC_MESSAGES/milpa.po), tried
+    # before the bundled ones: how a community adds its language or changes a wording.
+    "MILPA_LOCALE_PATHS": (),
+    # SITESUBTITLE in other languages, shown where the interface speaks them: {"es": "…"}.
+    # (Bios in MILPA_AUTHORS / MILPA_TERRITORIES take "summaries" the same way.)
+    "MILPA_SITESUBTITLES": {},
     # Where the site answers when SITEURL is empty (local builds): feeds and, later,
     # ActivityPub documents need absolute URLs.
     "MILPA_LOCAL_SITEURL": "http://127.0.0.1:8000",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from milpa.settings import setting
+from milpa_i18n import site_translations
 
 
 @dataclass
@@ -65,7 +66,7 @@ def _feeds(kind: str, groups: Iterable[tuple[Any, list[Any]]], settings: dict[st
     for wrapper, stories in groups:
         slug = getattr(wrapper, slug_of)
         feeds[slug] = Feed(
-            kind, title.format(name=wrapper), wrapper.url,
+            kind, title.format(site=settings.get("SITENAME", ""), name=wrapper), wrapper.url,
             setting(settings, f"{prefix}_ATOM").format(slug=slug),
             setting(settings, f"{prefix}_RSS").format(slug=slug),
             getattr(wrapper, "code", settings["DEFAULT_LANG"]), list(stories))
@@ -75,17 +76,18 @@ def _feeds(kind: str, groups: Iterable[tuple[Any, list[Any]]], settings: dict[st
 def feed_index(context: dict[str, Any], settings: dict[str, Any]) -> FeedIndex:
     """From Pelican's context: the stories it lists, grouped as its pages group them."""
     sitename = settings.get("SITENAME", "")
+    words = site_translations(settings)
+    named = words.gettext("{site}: {name}")
     site = Feed("site", sitename, "", setting(settings, "MILPA_FEED_ALL_ATOM"),
                 setting(settings, "MILPA_FEED_ALL_RSS"), settings["DEFAULT_LANG"],
                 list(context.get("articles", [])))
     languages = [(language, language.articles) for language in context.get("languages", [])]
     return FeedIndex(
         site=site,
-        territories=_feeds("territory", context.get("categories", []), settings,
-                           f"{sitename}: {{name}}"),
-        tags=_feeds("tag", context.get("tags", []), settings, f"{sitename}: #{{name}}"),
+        territories=_feeds("territory", context.get("categories", []), settings, named),
+        tags=_feeds("tag", context.get("tags", []), settings,
+                    words.gettext("{site}: #{name}")),
         authors=_feeds("author", context.get("authors", []), settings,
-                       f"{sitename}: stories by {{name}}"),
-        languages=_feeds("language", languages, settings, f"{sitename}: {{name}}",
-                         slug_of="code"),
+                       words.gettext("{site}: stories by {name}")),
+        languages=_feeds("language", languages, settings, named, slug_of="code"),
     )

@@ -16,6 +16,7 @@ from aiohttp import web
 from milpa.activitypub import ACTIVITY_JSON
 from milpa.discovery import JRD_FOLDER, JRD_TYPE, NODEINFO_TYPE, XRD_TYPE, webfinger_name
 from milpa.logs import service_logger
+from milpa.remote_follow import follow_url
 
 from .inbox import Inbox, add_inbox_routes
 
@@ -50,10 +51,14 @@ PATH_TYPES = (
 
 # The site runs no script: a reply that got markup past nh3 still could not run one. Styles
 # are inline (one request per page); images, video and the favicon (data:) come from here.
+# form-action allows https: because the "follow from your server" form is answered with a
+# redirect to the reader's own server, and browsers hold redirects of a form to form-action.
 # The same policy is in every file under deploy/.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-                           "media-src 'self'; base-uri 'none'; form-action 'self'; "
+                           "media-src 'self'; base-uri 'none'; form-action 'self' https:; "
                            "frame-ancestors 'none'")
+# Where the follow form is answered (MILPA_FOLLOW_FROM_URL's default).
+FOLLOW_FROM_PATH = "/follow-from"
 
 
 def security_headers(allow_remote_images: bool = False) -> dict[str, str]:
@@ -80,6 +85,21 @@ def compressible(media_type: str) -> bool:
     """Text, as the shipped nginx and Caddy configurations compress it."""
     kind = media_type.split(";")[0].strip()
     return kind.startswith("text/") or kind.endswith(("json", "xml"))
+
+
+def add_follow_route(app: web.Application, base: str) -> None:
+    """The "follow from your server" form's answer: a redirect to the reader's server.
+    Served by ``serve`` and by the inbox process (deploy/ sends the path to it)."""
+
+    async def follow_from(request: web.Request) -> web.StreamResponse:
+        site = base or str(request.url.origin())
+        target = follow_url(request.query.get("server", ""), request.query.get("uri", ""), site)
+        if target is None:
+            raise web.HTTPBadRequest(
+                text="Write the name of your server, like mastodon.social, and try again.\n")
+        raise web.HTTPSeeOther(target)
+
+    app.router.add_get(FOLLOW_FROM_PATH, follow_from)
 
 
 def site_app(output: Path, base: str = "",
@@ -142,6 +162,7 @@ def site_app(output: Path, base: str = "",
     if make_inbox is not None:
         add_inbox_routes(app, make_inbox)
     app.router.add_get("/.well-known/webfinger", webfinger)
+    add_follow_route(app, base)
     app.router.add_get("/{path:.*}", serve_file)
     return app
 
