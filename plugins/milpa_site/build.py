@@ -9,6 +9,8 @@ register, private key material in the output) leave the previous output untouche
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import markdown
+import pelican
 from pelican import Pelican, signals
 from pelican.log import console as pelican_console
 from pelican.settings import read_settings
@@ -27,7 +31,7 @@ from pelican.utils import slugify
 from milpa.checks import Problem, SiteCheck
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
-from milpa.settings import setting
+from milpa.settings import media_cache_folder, setting
 
 from .finishing import strip_copied_media
 
@@ -239,6 +243,48 @@ def _replace_folder(new: Path, final: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+def _stable(value: Any) -> Any:
+    """``value`` as JSON data that is the same from one run to the next (no addresses)."""
+    if isinstance(value, Mapping):
+        return sorted((str(key), _stable(item)) for key, item in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_stable(item) for item in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    text = repr(value)
+    if " at 0x" in text:  # functions, modules, objects without a repr of their own
+        kind = type(value)
+        return f"{kind.__module__}.{kind.__qualname__}:{getattr(value, '__qualname__', '')}"
+    return text
+
+
+def content_cache_folder(settings: Mapping[str, Any]) -> Path:
+    """Where Pelican keeps what its readers made of each source between builds.
+
+    Named after everything that shapes a reader's result (every setting but the output
+    folder, Pelican's and Markdown's versions): a changed setting or library starts an
+    empty cache instead of reusing stale text.
+    """
+    shaping = {key: value for key, value in settings.items() if key != "OUTPUT_PATH"}
+    fingerprint = hashlib.sha256(json.dumps(
+        [pelican.__version__, markdown.__version__, _stable(shaping)]).encode()).hexdigest()
+    return Path(settings["CACHE_PATH"]) / f"content-{fingerprint[:16]}"
+
+
+def pelican_settings(settings: Mapping[str, Any], staging: Path) -> dict[str, Any]:
+    """The settings Pelican runs with: into ``staging``, with its reader-level content
+    cache (parsed Markdown and metadata per source, reused while the source's bytes are
+    the same). Content objects are still made every build, so plugins still see replies,
+    expiry and media as they are now."""
+    return {**settings, "OUTPUT_PATH": str(staging), "CACHE_CONTENT": True,
+            "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
+            "CHECK_MODIFIED_METHOD": "sha256", "GZIP_CACHE": False,
+            "CACHE_PATH": str(content_cache_folder(settings)),
+            # The renditions stay where they are, under the configured cache folder.
+            "MILPA_MEDIA_CACHE": str(media_cache_folder(settings))}
+
+
 def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
                  sources: Mapping[Path, Any]) -> tuple[_Errors, dict[str, int], _Run]:
     """One Pelican run into ``staging``. Raises BuildFailed for a plugin that did not
@@ -247,12 +293,12 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     content = Path(settings["PATH"])
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
           _leaving_out(excluded, errors) as run, _quiet_pelican()):
-        pelican = Pelican({**settings, "OUTPUT_PATH": str(staging)})
-        missing = len(settings.get("PLUGINS") or []) - len(pelican.plugins)
+        runner = Pelican(pelican_settings(settings, staging))
+        missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
             raise BuildFailed([*errors.messages, f"{missing} plugin(s) did not register"],
                               logged=bool(errors.messages))
-        pelican.run()
+        runner.run()
     if errors.site_wide:
         raise BuildFailed(errors.messages, logged=True)
     return errors, counts, run
