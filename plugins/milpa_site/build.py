@@ -263,10 +263,12 @@ def content_cache_folder(settings: Mapping[str, Any]) -> Path:
     """Where Pelican keeps what its readers made of each source between builds.
 
     Named after everything that shapes a reader's result (every setting but the output
-    folder, Pelican's and Markdown's versions): a changed setting or library starts an
-    empty cache instead of reusing stale text.
+    folder and the clock, Pelican's and Markdown's versions): a changed setting or library
+    starts an empty cache instead of reusing stale text. Expiry is decided after reading,
+    from the clock of each build.
     """
-    shaping = {key: value for key, value in settings.items() if key != "OUTPUT_PATH"}
+    shaping = {key: value for key, value in settings.items()
+               if key not in ("OUTPUT_PATH", "MILPA_NOW")}
     fingerprint = hashlib.sha256(json.dumps(
         [pelican.__version__, markdown.__version__, _stable(shaping)]).encode()).hexdigest()
     return Path(settings["CACHE_PATH"]) / f"content-{fingerprint[:16]}"
