@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pelican.readers import MarkdownReader
+from milpa_site.markdown_reader import ReusedMarkdownReader
 
 from .conftest import MiniSite, story
 
@@ -56,13 +56,13 @@ def test_an_unchanged_story_is_not_parsed_again(mini_site: MiniSite, monkeypatch
         mini_site.add(f"stories/s{number}.md", story(f"Story {number}"))
     mini_site.build()
     parsed: list[str] = []
-    original = MarkdownReader.read
+    original = ReusedMarkdownReader.read
 
-    def counting(reader: MarkdownReader, source_path: str) -> object:
+    def counting(reader: ReusedMarkdownReader, source_path: str) -> object:
         parsed.append(Path(source_path).name)
         return original(reader, source_path)
 
-    monkeypatch.setattr(MarkdownReader, "read", counting)
+    monkeypatch.setattr(ReusedMarkdownReader, "read", counting)
     mini_site.add("stories/s2.md", story("Story two, corrected"))
     mini_site.build()
     assert parsed == ["s2.md"]

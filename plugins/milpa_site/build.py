@@ -34,6 +34,7 @@ from milpa.references import relative_to_cwd
 from milpa.settings import media_cache_folder, setting
 
 from .finishing import strip_copied_media
+from .markdown_reader import ReusedMarkdownReader
 
 _ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
                   "drafts", "drafts_translations")
@@ -277,9 +278,11 @@ def content_cache_folder(settings: Mapping[str, Any]) -> Path:
 def pelican_settings(settings: Mapping[str, Any], staging: Path) -> dict[str, Any]:
     """The settings Pelican runs with: into ``staging``, with its reader-level content
     cache (parsed Markdown and metadata per source, reused while the source's bytes are
-    the same). Content objects are still made every build, so plugins still see replies,
-    expiry and media as they are now."""
+    the same) and one Markdown instance for all files. Content objects are still made
+    every build, so plugins still see replies, expiry and media as they are now."""
+    readers = dict.fromkeys(ReusedMarkdownReader.file_extensions, ReusedMarkdownReader)
     return {**settings, "OUTPUT_PATH": str(staging), "CACHE_CONTENT": True,
+            "READERS": {**readers, **(settings.get("READERS") or {})},
             "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
             "CHECK_MODIFIED_METHOD": "sha256", "GZIP_CACHE": False,
             "CACHE_PATH": str(content_cache_folder(settings)),
