@@ -188,6 +188,8 @@ def _leaving_out(excluded: Mapping[Path, Any], errors: _Errors) -> Iterator[_Run
 
     def leave_out(generator: Any, lists: tuple[str, ...]) -> None:
         gone = set(excluded) | set(errors.by_source)
+        if not gone:  # the usual build: no need to resolve every source's path
+            return
         for name in lists:
             for item in getattr(generator, name, []):
                 if Path(item.source_path).resolve() in gone:
