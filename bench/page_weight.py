@@ -167,12 +167,12 @@ def main() -> None:
               f"({story.compressed / 14336:.0%} of the 14 KB budget), {story.requests} request(s).")
         print(f"\nA {PHONE_WIDTH}-px phone reading each story with photos (KB; target 50 at "
               "DPR 1, 100 at DPR 2):")
-        print(f"{'story':<42} {'photos':>6} {'text':>6} {'DPR 1':>7} {'DPR 2':>7}")
+        print(f"{'story':<58} {'photos':>6} {'text':>6} {'DPR 1':>7} {'DPR 2':>7}")
         for page in sorted(ours.glob("stories/**/index.html")):
             relative = page.relative_to(ours).as_posix()
             totals = [phone_download(ours, relative, ratio) for ratio in (1, 2)]
             if totals[0][2]:
-                print(f"{relative:<42} {totals[0][2]:>6} {totals[0][0] / 1024:>6.1f} "
+                print(f"{relative:<58} {totals[0][2]:>6} {totals[0][0] / 1024:>6.1f} "
                       + " ".join(f"{(text + images) / 1024:>7.1f}"
                                  for text, images, _ in totals))
 
