@@ -26,6 +26,7 @@ class ReusedMarkdownReader(MarkdownReader):
         if self._document is None:
             self._document = Markdown(**self.settings["MARKDOWN"])
             preprocessors = self._document.preprocessors
+            # Its priority, to put it back where it was (the registry has no public getter).
             priority = preprocessors._priority[preprocessors.get_index_for_name("meta")]
             self._meta = (preprocessors["meta"], priority.priority)
         elif "meta" not in self._document.preprocessors and self._meta is not None:
