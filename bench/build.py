@@ -1,18 +1,21 @@
-"""Build time of N synthetic stories: `publish.py build` against plain `pelican`.
+"""Build time of N synthetic stories: `publish.py build` against plain Pelican configured alike.
 
-    python bench/build.py [--stories 1000] [--runs 3] [--photos 20]
+    python bench/build.py [--stories 1000] [--runs 3] [--photos 0]
 
 Writes N stories (three territories, three languages, tags) into a temporary folder and
 times, alternating in one run, `python publish.py build` (our settings, theme and every
-plugin) and `python -m pelican` (Pelican's default theme, no plugins) on the same stories:
-first with no photos, then with each story showing one of a few photos (the rendition
-cache warmed by an untimed first build, as on any rebuild). Prints the medians and their
-ratio (target: at most 1.3). Prints figures; never fails on them.
+plugin) and `python -m pelican` with Pelican's default theme and no plugins but the same
+URLs, pagination and direct templates, and Pelican's own Atom and RSS feeds for the site,
+each territory, tag, author and language (what Milpa's feeds plugin writes). Prints each
+pair's ratio (target: at most 1.3), their median, and the files and bytes each writes.
+With ``--photos N`` each story shows one of N photos (the rendition cache warmed by an
+untimed first build, as on any rebuild). Prints figures; never fails on them.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,6 +32,32 @@ TERRITORIES = ("Sierra Norte", "Costa Chica", "Valle del Río Verde")
 LANGUAGES = ("es", "en", "quc")
 PARAGRAPH = ("Las semillas viajan con nosotros de una cosecha a otra, y con ellas las "
              "palabras de las abuelas que las cuidaron. ") * 6
+# Pelican's own feeds, where Milpa's feeds plugin writes the same ones.
+PLAIN_FEEDS = """
+FEED_ALL_ATOM = 'feeds/all.atom.xml'
+FEED_ALL_RSS = 'feeds/all.rss.xml'
+CATEGORY_FEED_ATOM = 'feeds/{slug}.atom.xml'
+CATEGORY_FEED_RSS = 'feeds/{slug}.rss.xml'
+TAG_FEED_ATOM = 'feeds/tag-{slug}.atom.xml'
+TAG_FEED_RSS = 'feeds/tag-{slug}.rss.xml'
+AUTHOR_FEED_ATOM = 'feeds/author-{slug}.atom.xml'
+AUTHOR_FEED_RSS = 'feeds/author-{slug}.rss.xml'
+TRANSLATION_FEED_ATOM = 'feeds/all-{lang}.atom.xml'
+TRANSLATION_FEED_RSS = 'feeds/all-{lang}.rss.xml'
+"""
+
+
+def story_text(index: int, photos: int, words: str = PARAGRAPH) -> str:
+    photo = (f"\n\n![A field of maize, photo {index % photos}](photos/p{index % photos}.jpg)"
+             if photos else "")
+    return (f"Title: Story number {index}\n"
+            f"Date: 2026-{1 + index % 12:02d}-{1 + index % 28:02d} {index % 24:02d}:00\n"
+            f"Authors: Author {index % 7}\n"
+            f"Territory: {TERRITORIES[index % 3]}\n"
+            f"Tags: tag{index % 25}, tag{index % 9}\n"
+            f"Lang: {LANGUAGES[index % 3]}\n"
+            f"Summary: The summary of story {index}.\n\n"
+            f"{words}{photo}\n\n{PARAGRAPH}\n")
 
 
 def write_stories(content: Path, count: int, photos: int) -> None:
@@ -42,17 +71,8 @@ def write_stories(content: Path, count: int, photos: int) -> None:
         (content / "photos").mkdir(exist_ok=True)
         image.save(content / "photos" / f"p{index}.jpg", quality=80)
     for index in range(count):
-        photo = (f"\n\n![A field of maize, photo {index % photos}](photos/p{index % photos}.jpg)"
-                 if photos else "")
-        (stories / f"story-{index:05d}.md").write_text(
-            f"Title: Story number {index}\n"
-            f"Date: 2026-{1 + index % 12:02d}-{1 + index % 28:02d} {index % 24:02d}:00\n"
-            f"Authors: Author {index % 7}\n"
-            f"Territory: {TERRITORIES[index % 3]}\n"
-            f"Tags: tag{index % 25}, tag{index % 9}\n"
-            f"Lang: {LANGUAGES[index % 3]}\n"
-            f"Summary: The summary of story {index}.\n\n"
-            f"{PARAGRAPH}{photo}\n\n{PARAGRAPH}\n", encoding="utf-8")
+        (stories / f"story-{index:05d}.md").write_text(story_text(index, photos),
+                                                       encoding="utf-8")
 
 
 def site_settings(base: Path, content: Path, name: str) -> Path:
@@ -72,51 +92,83 @@ def site_settings(base: Path, content: Path, name: str) -> Path:
     return settings
 
 
-def timed(command: list[str]) -> float:
+def plain_settings(base: Path, content: Path, name: str) -> Path:
+    """Milpa's URLs, pagination and templates, Pelican's default theme and own feeds."""
+    settings = base / f"{name}.py"
+    settings.write_text(
+        (ROOT / "pelicanconf.py").read_text()
+        # The default theme has no template for our "follow" page: no pages (none here).
+        + "\nPLUGINS = []\nTHEME = 'notmyidea'\nJINJA_ENVIRONMENT = {}\nPAGE_PATHS = []\n"
+        + f"PATH = {str(content)!r}\nCACHE_PATH = {str(base / 'cache-plain')!r}\n"
+        + PLAIN_FEEDS)
+    return settings
+
+
+def timed(command: list[str], cold: Path | None = None) -> float:
+    """Seconds ``command`` takes; with ``cold``, after that cache folder is emptied."""
+    if cold is not None:
+        for folder in cold.glob("content-*"):
+            shutil.rmtree(folder)
     started = time.perf_counter()
     subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
     return time.perf_counter() - started
 
 
-def compare(base: Path, stories: int, photos: int, runs: int) -> tuple[float, float]:
+def tree_size(folder: Path) -> tuple[int, int]:
+    """Files and bytes under ``folder``."""
+    sizes = [p.stat().st_size for p in folder.rglob("*") if p.is_file()]
+    return len(sizes), sum(sizes)
+
+
+def milpa_command(settings: Path, output: Path) -> list[str]:
+    return [sys.executable, "publish.py", "build", "-s", str(settings), "-o", str(output)]
+
+
+def compare(base: Path, stories: int, photos: int, runs: int) -> dict[str, object]:
     content = base / f"content-{photos}"
     write_stories(content, stories, photos)
-    ours_settings = site_settings(base, content, f"ours-{photos}")
-    plain_settings = base / f"plain-{photos}.py"
-    plain_settings.write_text(f"PATH = {str(content)!r}\nTIMEZONE = 'UTC'\n")
-    ours = [sys.executable, "publish.py", "build", "-s", str(ours_settings),
-            "-o", str(base / "out-ours")]
-    plain = [sys.executable, "-m", "pelican", str(content), "-s", str(plain_settings),
-             "-o", str(base / "out-plain")]
+    ours = milpa_command(site_settings(base, content, f"ours-{photos}"), base / "out-ours")
+    plain = [sys.executable, "-m", "pelican", str(content),
+             "-s", str(plain_settings(base, content, f"plain-{photos}")),
+             "-o", str(base / "out-plain"), "--delete-output-directory"]
     first = timed(ours)  # fills the rendition cache, as the first build of a site does
     print(f"  first build with an empty cache: {first:.2f} s", flush=True)
-    ours_times, plain_times = [], []
+    ratios, ours_times, plain_times = [], [], []
     for run in range(runs):
-        plain_times.append(timed(plain))
-        ours_times.append(timed(ours))
-        print(f"  run {run + 1}/{runs}: pelican {plain_times[-1]:.2f} s, "
-              f"milpa {ours_times[-1]:.2f} s", flush=True)
-    return statistics.median(ours_times), statistics.median(plain_times)
+        # Alternate which goes first, so neither always meets a warmer machine.
+        # Milpa's content cache is emptied first: a full build, as plain Pelican's is.
+        if run % 2:
+            ours_times.append(timed(ours, base / "cache"))
+            plain_times.append(timed(plain))
+        else:
+            plain_times.append(timed(plain))
+            ours_times.append(timed(ours, base / "cache"))
+        ratios.append(ours_times[-1] / plain_times[-1])
+        print(f"  pair {run + 1}/{runs}: pelican {plain_times[-1]:.2f} s, "
+              f"milpa {ours_times[-1]:.2f} s, ratio {ratios[-1]:.2f}", flush=True)
+    return {"ratios": ratios, "ours": statistics.median(ours_times),
+            "plain": statistics.median(plain_times),
+            "ours_tree": tree_size(base / "out-ours"), "plain_tree": tree_size(base / "out-plain")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--photos", type=int, default=20, help="distinct photos (images on)")
+    parser.add_argument("--photos", type=int, default=0, help="distinct photos (0: none)")
     arguments = parser.parse_args()
-    results = []
+    label = f"{arguments.stories} stories, " + (f"{arguments.photos} photos"
+                                                if arguments.photos else "no photos")
+    print(f"{label}:", flush=True)
     with tempfile.TemporaryDirectory() as folder:
-        for photos in (0, arguments.photos):
-            label = f"{arguments.stories} stories, " + (f"{photos} photos" if photos else
-                                                        "no photos")
-            print(f"{label}:", flush=True)
-            ours, plain = compare(Path(folder), arguments.stories, photos, arguments.runs)
-            results.append((label, ours, plain))
-    print(f"\n{'':<30} {'pelican':>9} {'milpa':>9} {'ratio':>7}")
-    for label, ours, plain in results:
-        print(f"{label:<30} {plain:>8.2f}s {ours:>8.2f}s {ours / plain:>7.2f}")
-    print(f"Per story (milpa, no photos): {results[0][1] / arguments.stories * 1000:.1f} ms")
+        result = compare(Path(folder), arguments.stories, arguments.photos, arguments.runs)
+    ratios = result["ratios"]
+    print(f"\n{label}: median of per-pair ratios milpa/pelican {statistics.median(ratios):.2f} "
+          f"(pairs {min(ratios):.2f}–{max(ratios):.2f}; target ≤ 1.3)")
+    for name, key in (("pelican", "plain"), ("milpa", "ours")):
+        files, size = result[f"{key}_tree"]
+        print(f"  {name:<8} median {result[key]:6.2f} s, {files} files, {size / 1e6:.1f} MB")
+    print(f"Per story (milpa): {result['ours'] / arguments.stories * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,11 @@
 Builds the demo content twice in a temporary folder (our theme and plugins; Pelican's
 default theme, no plugins) and prints, for each page, the bytes (raw and gzip) of the HTML
 and every stylesheet, script and font it needs before any image, the number of requests
-that makes, and the ratio between the two. Prints figures; never fails on them.
+that makes, and the ratio between the two. Then, for every story with photos (the demo's
+are real photographs), what a 360-px-wide phone downloads to read it whole at device pixel
+ratios 1 and 2: HTML and CSS gzipped, and the image each ``<picture>`` makes the browser
+choose (the first ``<source>`` it can decode, then ``sizes`` and ``srcset`` as a browser
+reads them). Targets: 50 KB at 1, 100 KB at 2. Prints figures; never fails on them.
 """
 
 from __future__ import annotations
@@ -78,6 +82,55 @@ def weight_before_images(output: Path, page: str) -> Weight:
     return weight
 
 
+PHONE_WIDTH = 360  # CSS pixels
+ROOT_EM = 16  # CSS pixels in an em, the browsers' default
+# What a current phone browser decodes, in the order a <picture> offers them.
+DECODES = ("image/avif", "image/webp", "image/jpeg", "")
+_CONDITION = re.compile(r"\(\s*(min|max)-width\s*:\s*([\d.]+)(px|em|rem)\s*\)")
+
+
+def css_pixels(length: str, viewport: int) -> float:
+    """A ``sizes`` length (px, em, rem, vw) in CSS pixels."""
+    number = float(re.match(r"[\d.]+", length).group())
+    if length.endswith("vw"):
+        return number * viewport / 100
+    return number * ROOT_EM if length.endswith("em") else number
+
+
+def slot_width(sizes: str, viewport: int) -> float:
+    """The width ``sizes`` gives the image at this viewport width (one condition each)."""
+    for entry in (part.strip() for part in sizes.split(",")):
+        condition = _CONDITION.match(entry)
+        if condition is None:
+            return css_pixels(entry, viewport)
+        bound = float(condition[2]) * (ROOT_EM if condition[3] != "px" else 1)
+        if (viewport >= bound) if condition[1] == "min" else (viewport <= bound):
+            return css_pixels(entry[condition.end():].strip(), viewport)
+    return viewport
+
+
+def chosen(srcset: str, needed: float) -> str:
+    """The smallest candidate at least ``needed`` pixels wide, else the widest."""
+    candidates = sorted((int(width.rstrip("w")), url) for url, width in
+                        (item.split() for item in srcset.split(",")))
+    return next((url for width, url in candidates if width >= needed), candidates[-1][1])
+
+
+def phone_download(output: Path, page: str, ratio: int) -> tuple[int, int, int]:
+    """(HTML + CSS gzip bytes, image bytes, images) a phone fetches to read ``page``."""
+    text = weight_before_images(output, page).compressed
+    document = BeautifulSoup((output / page).read_bytes(), "html.parser")
+    images = 0
+    for picture in document.select("main picture"):
+        offers = [*picture.find_all("source", srcset=True), picture.img]
+        offer = min(offers, key=lambda tag: DECODES.index(tag.get("type", ""))
+                    if tag.get("type", "") in DECODES else len(DECODES))
+        needed = slot_width(offer.get("sizes", "100vw"), PHONE_WIDTH) * ratio
+        url = chosen(offer["srcset"], needed) if offer.get("srcset") else offer["src"]
+        images += local_file(output, "/" + page, url).stat().st_size
+    return text, images, len(document.select("main picture"))
+
+
 def build(settings: Path, output: Path, keys: Path) -> None:
     subprocess.run([sys.executable, "-m", "pelican", str(ROOT / "content"), "-s", str(settings),
                     "-o", str(output), "-e", f'MILPA_KEYS_PATH="{keys}"',
@@ -112,6 +165,16 @@ def main() -> None:
         story = weight_before_images(ours, arguments.story)
         print(f"Story page: {story.compressed} B gzip before images "
               f"({story.compressed / 14336:.0%} of the 14 KB budget), {story.requests} request(s).")
+        print(f"\nA {PHONE_WIDTH}-px phone reading each story with photos (KB; target 50 at "
+              "DPR 1, 100 at DPR 2):")
+        print(f"{'story':<58} {'photos':>6} {'text':>6} {'DPR 1':>7} {'DPR 2':>7}")
+        for page in sorted(ours.glob("stories/**/index.html")):
+            relative = page.relative_to(ours).as_posix()
+            totals = [phone_download(ours, relative, ratio) for ratio in (1, 2)]
+            if totals[0][2]:
+                print(f"{relative:<58} {totals[0][2]:>6} {totals[0][0] / 1024:>6.1f} "
+                      + " ".join(f"{(text + images) / 1024:>7.1f}"
+                                 for text, images, _ in totals))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ register, private key material in the output) leave the previous output untouche
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import markdown
+import pelican
 from pelican import Pelican, signals
 from pelican.log import console as pelican_console
 from pelican.settings import read_settings
@@ -27,9 +31,10 @@ from pelican.utils import slugify
 from milpa.checks import Problem, SiteCheck
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
-from milpa.settings import setting
+from milpa.settings import media_cache_folder, setting
 
 from .finishing import strip_copied_media
+from .markdown_reader import ReusedMarkdownReader
 
 _ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
                   "drafts", "drafts_translations")
@@ -183,6 +188,8 @@ def _leaving_out(excluded: Mapping[Path, Any], errors: _Errors) -> Iterator[_Run
 
     def leave_out(generator: Any, lists: tuple[str, ...]) -> None:
         gone = set(excluded) | set(errors.by_source)
+        if not gone:  # the usual build: no need to resolve every source's path
+            return
         for name in lists:
             for item in getattr(generator, name, []):
                 if Path(item.source_path).resolve() in gone:
@@ -239,6 +246,54 @@ def _replace_folder(new: Path, final: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+def _stable(value: Any) -> Any:
+    """``value`` as JSON data that is the same from one run to the next (no addresses)."""
+    if isinstance(value, Mapping):
+        return sorted((str(key), _stable(item)) for key, item in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_stable(item) for item in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    text = repr(value)
+    if " at 0x" in text:  # functions, modules, objects without a repr of their own
+        kind = type(value)
+        return f"{kind.__module__}.{kind.__qualname__}:{getattr(value, '__qualname__', '')}"
+    return text
+
+
+def content_cache_folder(settings: Mapping[str, Any]) -> Path:
+    """Where Pelican keeps what its readers made of each source between builds.
+
+    Named after everything that shapes a reader's result (every setting but the output
+    folder and the clock, Pelican's and Markdown's versions): a changed setting or library
+    starts an empty cache instead of reusing stale text. Expiry is decided after reading,
+    from the clock of each build.
+    """
+    shaping = {key: value for key, value in settings.items()
+               if key not in ("OUTPUT_PATH", "MILPA_NOW")}
+    fingerprint = hashlib.sha256(json.dumps(
+        [pelican.__version__, markdown.__version__, _stable(shaping)]).encode()).hexdigest()
+    return Path(settings["CACHE_PATH"]) / f"content-{fingerprint[:16]}"
+
+
+def pelican_settings(settings: Mapping[str, Any], staging: Path) -> dict[str, Any]:
+    """The settings Pelican runs with: into ``staging``, with its reader-level content
+    cache (parsed Markdown and metadata per source, reused while the source's bytes are
+    the same) and one Markdown instance for all files. Content objects are still made
+    every build, so plugins still see replies, expiry and media as they are now."""
+    readers = dict.fromkeys(ReusedMarkdownReader.file_extensions, ReusedMarkdownReader)
+    return {**settings, "OUTPUT_PATH": str(staging), "CACHE_CONTENT": True,
+            "READERS": {**readers, **(settings.get("READERS") or {})},
+            "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
+            "CHECK_MODIFIED_METHOD": "sha256", "GZIP_CACHE": False,
+            "CACHE_PATH": str(content_cache_folder(settings)),
+            # The renditions stay where they are, under the configured cache folder.
+            "MILPA_MEDIA_CACHE": str(media_cache_folder(settings)),
+            # A broken story is left out here, not a reason to stop (plain `pelican` stops).
+            "MILPA_LEAVES_OUT_BROKEN": True}
+
+
 def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
                  sources: Mapping[Path, Any]) -> tuple[_Errors, dict[str, int], _Run]:
     """One Pelican run into ``staging``. Raises BuildFailed for a plugin that did not
@@ -247,13 +302,12 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     content = Path(settings["PATH"])
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
           _leaving_out(excluded, errors) as run, _quiet_pelican()):
-        pelican = Pelican({**settings, "OUTPUT_PATH": str(staging),
-                           "MILPA_LEAVES_OUT_BROKEN": True})
-        missing = len(settings.get("PLUGINS") or []) - len(pelican.plugins)
+        runner = Pelican(pelican_settings(settings, staging))
+        missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
             raise BuildFailed([*errors.messages, f"{missing} plugin(s) did not register"],
                               logged=bool(errors.messages))
-        pelican.run()
+        runner.run()
     if errors.site_wide:
         raise BuildFailed(errors.messages, logged=True)
     return errors, counts, run

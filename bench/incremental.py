@@ -1,0 +1,89 @@
+"""One new story, and one edited story, on a generated site: time against a full build.
+
+    python bench/incremental.py [--stories 4000]
+
+Writes N stories, builds them once (untimed), then for each change (a new story; an
+edited story) times `publish.py build` into the previous output, and a full build of the
+same content into an empty folder with an empty cache, one after the other, and compares
+the two trees byte for byte. Prints each ratio (target: at most 0.25) and the peak memory
+of the full build. Prints figures; never fails on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from build import ROOT, milpa_command, site_settings, story_text, write_stories
+
+
+def timed(command: list[str]) -> tuple[float, int]:
+    """Seconds, and the peak resident memory (KB) of the command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return seconds, usage.ru_maxrss
+
+
+def differences(left: Path, right: Path) -> list[str]:
+    """Relative paths that differ between two trees (missing on one side included)."""
+    found = []
+    pending = [filecmp.dircmp(left, right)]
+    while pending:
+        compared = pending.pop()
+        base = Path(compared.left).relative_to(left)
+        found += [str(base / name) for name in compared.left_only + compared.right_only
+                  + compared.funny_files]
+        _, mismatch, errors = filecmp.cmpfiles(compared.left, compared.right,
+                                               compared.common_files, shallow=False)
+        found += [str(base / name) for name in mismatch + errors]
+        pending += compared.subdirs.values()
+    return sorted(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stories", type=int, default=4000)
+    arguments = parser.parse_args()
+    count = arguments.stories
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder)
+        content = base / "content"
+        write_stories(content, count, 0)
+        settings = site_settings(base, content, "ours")
+        output, fresh = base / "output", base / "fresh"
+        seconds, memory = timed(milpa_command(settings, output))
+        print(f"{count} stories: first build {seconds:.2f} s, peak {memory / 1024:.0f} MB",
+              flush=True)
+        stories = content / "stories"
+        changes = {
+            "one new story": lambda: (stories / f"story-{count:05d}.md").write_text(
+                story_text(count, 0), encoding="utf-8"),
+            "one edited story": lambda: (stories / f"story-{count // 2:05d}.md").write_text(
+                story_text(count // 2, 0, "A corrected first paragraph. "), encoding="utf-8"),
+        }
+        for name, change in changes.items():
+            change()
+            incremental, _ = timed(milpa_command(settings, output))
+            shutil.rmtree(fresh, ignore_errors=True)
+            shutil.rmtree(base / "cache", ignore_errors=True)
+            full, memory = timed(milpa_command(settings, fresh))
+            different = differences(output, fresh)
+            print(f"  {name}: incremental {incremental:.2f} s, full {full:.2f} s, ratio "
+                  f"{incremental / full:.2f} (target ≤ 0.25); full build peak "
+                  f"{memory / 1024:.0f} MB; {len(different)} file(s) differ"
+                  + (f": {different[:5]}" if different else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()
