@@ -171,6 +171,19 @@ def test_a_build_survives_hostile_stored_replies(mini_site: MiniSite,
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_a_story_that_came_back_shows_the_replies_to_each_of_its_ids(
+        mini_site: MiniSite) -> None:
+    """A story deleted and published again takes a new id (SLUG.1): replies to either show."""
+    mini_site.add("stories/a.md", story("Agua", Slug="agua"))
+    data = mini_site.base / "data"
+    write_reply(data, "es/agua", hostile(1))
+    write_reply(data, "es/agua.1", hostile(2, story="es/agua.1", status="approved"))
+    write_reply(data, "es/aguas", hostile(3, story="es/aguas", status="approved"))
+    mini_site.build()
+    page = mini_site.read("stories/agua/index.html")
+    assert "Reply 1" in page and "Reply 2" in page and "Reply 3" not in page
+
+
 def test_the_theme_needs_nothing_the_content_security_policy_forbids(
         mini_site: MiniSite) -> None:
     """No script, no inline event handler, no image from elsewhere: a page works under the

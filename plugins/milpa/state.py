@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,16 @@ class DataStore:
 
     def remove_reaction(self, kind: str, story: str, actor: str) -> None:
         self._reaction_file(kind, story, actor).unlink(missing_ok=True)
+
+    def ids_of_story(self, lang: str, slug: str) -> list[str]:
+        """Every LANG/SLUG key a story has had replies or reactions under: its first id and
+        the ids it took when it came back after a Delete (SLUG.1, SLUG.2…)."""
+        keys = {f"{lang}/{slug}"}
+        for kind in ("replies", "likes", "boosts"):
+            folder = self.folder / kind / lang
+            keys.update(f"{lang}/{path.name}" for path in folder.glob(f"{glob_escape(slug)}.*")
+                        if path.name[len(slug) + 1:].isdigit())
+        return sorted(keys)
 
     def reaction_count(self, kind: str, story: str) -> int:
         folder = self.folder / kind / story

@@ -36,12 +36,15 @@ def attach_replies(instance: Any) -> None:
     if not slug or not lang or type(instance).__name__ != "Article":
         return
     store = DataStore(Path(setting(instance.settings, "MILPA_DATA_PATH")))
-    story = f"{lang}/{slug}"
+    # A story that came back after a Delete has a new id: its page shows what every id got.
+    keys = store.ids_of_story(lang, slug)
     allow_images = setting(instance.settings, "MILPA_REPLIES_ALLOW_IMAGES")
+    replies = sorted((reply for key in keys for reply in store.replies(key, status="approved")),
+                     key=lambda reply: (reply.published, reply.id))
     instance.replies = [ShownReply(reply, reply_html(reply.content, allow_images))
-                        for reply in store.replies(story, status="approved")]
-    instance.likes = store.reaction_count("likes", story)
-    instance.boosts = store.reaction_count("boosts", story)
+                        for reply in replies]
+    instance.likes = sum(store.reaction_count("likes", key) for key in keys)
+    instance.boosts = sum(store.reaction_count("boosts", key) for key in keys)
 
 
 def register() -> None:
