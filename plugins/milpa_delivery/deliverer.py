@@ -16,7 +16,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Collection
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
@@ -161,10 +161,13 @@ class Deliverer:
             logger.info("delivery: %s: %s; trying again after %s", inbox,
                         status or reason, later.isoformat(timespec="seconds"))
 
-    async def run(self, only: Collection[str] | None = None) -> Outcome:
+    async def run(self, only: Collection[str] | None = None,
+                  http: aiohttp.ClientSession | None = None) -> Outcome:
         """Deliver what is due: the whole queue, or the activities whose ids are ``only``.
 
-        Activities another process is delivering right now are left to it.
+        Activities another process is delivering right now are left to it. ``http``: a
+        guarded session to reuse (the inbox keeps one open, so each Accept does not open a
+        new connection); by default one is opened for this run.
         """
         started = time.perf_counter()
         self.outcome, self.down = Outcome(), set()
@@ -172,7 +175,10 @@ class Deliverer:
         timeout = aiohttp.ClientTimeout(total=3 * self.read_timeout, sock_connect=5,
                                         sock_read=self.read_timeout)
         folders = self.queue.folders(only)
-        async with guarded_session(self.allow_loopback, timeout) as http:
+        async with AsyncExitStack() as opened:
+            if http is None:
+                http = await opened.enter_async_context(
+                    guarded_session(self.allow_loopback, timeout))
             for start in range(0, len(folders), HELD_AT_ONCE):
                 with ExitStack() as held:
                     work = []
@@ -190,7 +196,7 @@ class Deliverer:
                                 continue
                             work.append((secret, body, digest, item_file, item))
                     await asyncio.gather(*(self.deliver_item(http, *job) for job in work))
-        self.queue.tidy()
+        self.queue.tidy(None if only is None else folders)
         self.outcome.seconds = time.perf_counter() - started
         return self.outcome
 

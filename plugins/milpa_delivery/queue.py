@@ -90,9 +90,10 @@ class DeliveryQueue:
         finally:
             lock.release()
 
-    def tidy(self) -> None:
-        """Remove activities whose every delivery is done (and nobody is delivering)."""
-        for folder in self.folders():
+    def tidy(self, folders: Iterable[Path] | None = None) -> None:
+        """Remove activities whose every delivery is done (and nobody is delivering): all,
+        or those in ``folders`` (a run tidies what it delivered, not the whole queue)."""
+        for folder in self.folders() if folders is None else folders:
             with self.claimed(folder) as entry:
                 if entry is None or entry.items:
                     continue

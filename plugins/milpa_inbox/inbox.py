@@ -216,7 +216,7 @@ class Inbox:
         `publish.py announce` delivers what is left."""
         queue = self.deliverer.queue
         while True:
-            await self.deliverer.run(only={activity_id})
+            await self.deliverer.run(only={activity_id}, http=self.remote.session)
             due = queue.next_try(activity_id)
             if due is None:
                 return
@@ -248,10 +248,12 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
         inbox.store.save_follow_request(FollowRequest(name, follower, activity))
         logger.info("inbox: %s asks to follow %s (held for moderation)", follower_id, name)
         return
-    inbox.store.record_follower(name, follower)
+    # Each write waits for the disk (fsync): in a thread, so other requests go on meanwhile.
+    await asyncio.to_thread(inbox.store.record_follower, name, follower)
     logger.info("inbox: %s now follows %s", follower_id, name)
     answer = follow_answer("Accept", inbox.urls, name, activity)
-    inbox.deliverer.queue.enqueue(answer, name, [follower_inbox])  # before we answer 202
+    # Queued before we answer 202: a crash from here on loses no Accept.
+    await asyncio.to_thread(inbox.deliverer.queue.enqueue, answer, name, [follower_inbox])
     inbox.in_background(inbox.deliver_with_retries(answer["id"]))
 
 
