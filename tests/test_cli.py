@@ -152,6 +152,18 @@ def test_check_speaks_the_site_language_with_path_and_line(
     assert result.output.splitlines() == expected
 
 
+def test_check_counts_expired_and_scheduled_stories_apart_in_the_site_language(
+        site: MiniSite) -> None:
+    (site.base / "pelicanconf.py").write_text(settings_file(DEFAULT_LANG="es"))
+    site.add("stories/old.md", story("Old", Date="2026-05-01 10:00", Expires="24h"))
+    site.add("stories/later.md", story("Later", Slug="later", Date="2026-07-01 09:00"))
+    result = run("check")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1].endswith(
+        ": ningún problema (1 caducada(s), ya no se publica(n); 1 programada(s), aún no "
+        "publicada(s)).")
+
+
 def test_check_flags_expired_stories_and_oversize_photos_without_blocking_build(
         site: MiniSite) -> None:
     photo_with_secrets(site.content / "photos/p.jpg", (2000, 1500))
