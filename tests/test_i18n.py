@@ -23,6 +23,7 @@ from milpa.i18n import (
     translations,
 )
 from milpa.scaffold import story_text
+from milpa.state import DataStore, Follower
 from milpa_site.build import build, load_settings
 
 from .conftest import ROOT, TEST_KEYS, MiniSite, story
@@ -258,3 +259,26 @@ def test_the_spanish_demo_shows_its_spanish_subtitle_and_bios(
     # A page in English keeps the subtitle as written.
     about = BeautifulSoup((output / "about/index.html").read_text(), "html.parser")
     assert about.select_one(".tagline").get_text().startswith("Stories from our")
+
+
+def test_profiles_show_their_followers_from_the_data_folder_without_writing_it(
+        mini_site: MiniSite) -> None:
+    mini_site.add("stories/a.md", story("Agua", slug="a", author="Ana"))
+    mini_site.add("pages/follow.md", "Title: Seguir\nSlug: follow\nLang: es\n"
+                  "Template: follow\n\nText.\n")
+    store = DataStore(mini_site.base / "data")
+    for actor, count in (("sierra_norte", 2), ("ana", 1)):
+        for index in range(count):
+            store.record_follower(actor, Follower(
+                f"https://a.example/users/{index}", f"https://a.example/users/{index}/inbox",
+                None, "2026-05-01T00:00:00+00:00"))
+    before = sorted((p, p.stat().st_mtime_ns) for p in (mini_site.base / "data").rglob("*"))
+    mini_site.build(DEFAULT_LANG="es")
+    after = sorted((p, p.stat().st_mtime_ns) for p in (mini_site.base / "data").rglob("*"))
+    assert after == before
+    territory = soup(mini_site, "territory/sierra-norte/index.html").select_one(".profile")
+    assert "@sierra_norte@" in territory.get_text() and "· 2 seguidores" in territory.get_text()
+    author = soup(mini_site, "author/ana/index.html").select_one(".profile")
+    assert "· 1 seguidor" in author.get_text()
+    follow = soup(mini_site, "follow/index.html").select_one("#fediverse").parent.get_text()
+    assert "(0 seguidores)" in follow
