@@ -1,0 +1,62 @@
+"""The site's mark: one logo, made at build time into a small header picture and icons.
+
+Every file is drawn again from the pixels alone, so nothing the logo's file carried (GPS,
+camera, editing software) reaches the output.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from .images import opened_within
+
+# The browser tab's icon, inlined in every page (no request); the home-screen icon, a file.
+TAB_ICON = 32
+HOME_SCREEN_ICON = 180
+# Shown 32 CSS pixels high in the header; twice that in the file, sharp on dense screens.
+HEADER_HEIGHT = 32
+HEADER_FILE_HEIGHT = 2 * HEADER_HEIGHT
+
+
+@dataclass(frozen=True)
+class Brand:
+    header: bytes  # PNG, HEADER_FILE_HEIGHT pixels high
+    header_width: int  # CSS pixels at HEADER_HEIGHT
+    tab_icon: bytes  # PNG, TAB_ICON square
+    home_screen_icon: bytes  # PNG, HOME_SCREEN_ICON square
+
+    @property
+    def tab_icon_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.tab_icon).decode("ascii")
+
+
+def _png(image: Image.Image) -> bytes:
+    # A new image saved without `exif`, `icc_profile` or `pnginfo`: pixels only.
+    out = BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def _square(logo: Image.Image, size: int) -> bytes:
+    """The whole logo centred on a transparent square: a wide wordmark is not cropped."""
+    fitted = ImageOps.contain(logo, (size, size), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGBA", (size, size))
+    canvas.paste(fitted, ((size - fitted.width) // 2, (size - fitted.height) // 2))
+    return _png(canvas)
+
+
+def brand(source: Path, max_pixels: int) -> Brand:
+    """The header picture and icons from ``source``; ``ImageTooLarge`` or ``OSError``
+    when it is too large or not a picture."""
+    with opened_within(source, max_pixels) as opened:
+        logo = opened.convert("RGBA")
+    height = HEADER_FILE_HEIGHT
+    width = max(1, round(logo.width * height / logo.height))
+    header = logo.resize((width, height), Image.Resampling.LANCZOS)
+    return Brand(_png(header), max(1, round(width / 2)), _square(logo, TAB_ICON),
+                 _square(logo, HOME_SCREEN_ICON))
