@@ -42,14 +42,14 @@ def test_a_logo_becomes_the_header_picture_and_clean_icons(mini_site: MiniSite) 
     home_screen = mini_site.output / "apple-touch-icon.png"
     header = mini_site.output / "logo.png"
     for path, size in ((inlined, (TAB_ICON, TAB_ICON)),
-                       (home_screen, (HOME_SCREEN_ICON, HOME_SCREEN_ICON)), (header, (128, 64))):
+                       (home_screen, (HOME_SCREEN_ICON, HOME_SCREEN_ICON)), (header, (96, 48))):
         with Image.open(path) as image:
             assert (image.format, image.size) == ("PNG", size), path
         assert image_leaks(path, secrets) == [], path
     assert page.select_one('link[rel="apple-touch-icon"]')["href"].endswith(
         "/apple-touch-icon.png")
     shown = page.select_one("header.site a.brand img")
-    assert (shown["alt"], shown["width"], shown["height"]) == ("", "64", "32")
+    assert (shown["alt"], shown["width"], shown["height"]) == ("", "48", "24")
     assert shown["src"].endswith("/logo.png")
     assert len(icon) < 2_000
 

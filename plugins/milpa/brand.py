@@ -18,8 +18,9 @@ from .images import opened_within
 # The browser tab's icon, inlined in every page (no request); the home-screen icon, a file.
 TAB_ICON = 32
 HOME_SCREEN_ICON = 180
-# Shown 32 CSS pixels high in the header; twice that in the file, sharp on dense screens.
-HEADER_HEIGHT = 32
+# Shown as high as the site's name in the header (the header keeps within a sixth of a
+# phone's screen); twice that in the file, sharp on dense screens.
+HEADER_HEIGHT = 24
 HEADER_FILE_HEIGHT = 2 * HEADER_HEIGHT
 
 
@@ -27,6 +28,7 @@ HEADER_FILE_HEIGHT = 2 * HEADER_HEIGHT
 class Brand:
     header: bytes  # PNG, HEADER_FILE_HEIGHT pixels high
     header_width: int  # CSS pixels at HEADER_HEIGHT
+    header_height: int  # CSS pixels
     tab_icon: bytes  # PNG, TAB_ICON square
     home_screen_icon: bytes  # PNG, HOME_SCREEN_ICON square
 
@@ -58,5 +60,5 @@ def brand(source: Path, max_pixels: int) -> Brand:
     height = HEADER_FILE_HEIGHT
     width = max(1, round(logo.width * height / logo.height))
     header = logo.resize((width, height), Image.Resampling.LANCZOS)
-    return Brand(_png(header), max(1, round(width / 2)), _square(logo, TAB_ICON),
+    return Brand(_png(header), max(1, round(width / 2)), HEADER_HEIGHT, _square(logo, TAB_ICON),
                  _square(logo, HOME_SCREEN_ICON))
