@@ -282,3 +282,21 @@ def test_profiles_show_their_followers_from_the_data_folder_without_writing_it(
     assert "· 1 seguidor" in author.get_text()
     follow = soup(mini_site, "follow/index.html").select_one("#fediverse").parent.get_text()
     assert "(0 seguidores)" in follow
+
+
+def test_the_follow_page_explains_feeds_then_offers_the_sites_and_folds_the_rest(
+        mini_site: MiniSite) -> None:
+    mini_site.add("stories/a.md", story("Agua", slug="a", author="Ana", tags="agua"))
+    mini_site.add("pages/follow.md", "Title: Seguir\nSlug: follow\nLang: es\n"
+                  "Template: follow\n\nText.\n")
+    mini_site.build(DEFAULT_LANG="es")
+    feeds = soup(mini_site, "follow/index.html").select_one("#feeds").parent
+    explained, site_feed = feeds.find_all("p", recursive=False)[:2]
+    assert explained.get_text().startswith("Un canal (feed) son las historias más nuevas")
+    assert [a["href"].rsplit("/", 1)[-1] for a in site_feed.find_all("a")] == [
+        "all.atom.xml", "all.rss.xml"]
+    assert site_feed.a.get_text() == "Todas las historias de este sitio"
+    folded = feeds.find("details")
+    assert folded.summary.get_text() == "Solo un territorio, idioma, autor o tema"
+    atoms = [a["href"] for a in folded.select('a[type="application/atom+xml"]')]
+    assert len(atoms) == 4 and not any(href.endswith("/all.atom.xml") for href in atoms)
