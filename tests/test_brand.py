@@ -51,7 +51,7 @@ def test_a_logo_becomes_the_header_picture_and_clean_icons(mini_site: MiniSite) 
     shown = page.select_one("header.site a.brand img")
     assert (shown["alt"], shown["width"], shown["height"]) == ("", "48", "24")
     assert shown["src"].endswith("/logo.png")
-    assert len(icon) < 2_000
+    assert len(icon) < 1_500
 
 
 def test_without_a_logo_the_site_name_is_the_wordmark_and_no_icon_is_asked_for(

@@ -17,6 +17,8 @@ from .images import opened_within
 
 # The browser tab's icon, inlined in every page (no request); the home-screen icon, a file.
 TAB_ICON = 32
+# 64 colours keep a 32-pixel logo recognisable at under a kilobyte (a third of full colour).
+TAB_ICON_COLOURS = 64
 HOME_SCREEN_ICON = 180
 # Shown as high as the site's name in the header (the header keeps within a sixth of a
 # phone's screen); twice that in the file, sharp on dense screens.
@@ -44,11 +46,14 @@ def _png(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _square(logo: Image.Image, size: int) -> bytes:
-    """The whole logo centred on a transparent square: a wide wordmark is not cropped."""
+def _square(logo: Image.Image, size: int, colours: int | None = None) -> bytes:
+    """The whole logo centred on a transparent square: a wide wordmark is not cropped.
+    ``colours``: a palette that small, for an icon inlined in every page."""
     fitted = ImageOps.contain(logo, (size, size), Image.Resampling.LANCZOS)
     canvas = Image.new("RGBA", (size, size))
     canvas.paste(fitted, ((size - fitted.width) // 2, (size - fitted.height) // 2))
+    if colours:
+        canvas = canvas.quantize(colours, method=Image.Quantize.FASTOCTREE)
     return _png(canvas)
 
 
@@ -60,5 +65,5 @@ def brand(source: Path, max_pixels: int) -> Brand:
     height = HEADER_FILE_HEIGHT
     width = max(1, round(logo.width * height / logo.height))
     header = logo.resize((width, height), Image.Resampling.LANCZOS)
-    return Brand(_png(header), max(1, round(width / 2)), HEADER_HEIGHT, _square(logo, TAB_ICON),
-                 _square(logo, HOME_SCREEN_ICON))
+    return Brand(_png(header), max(1, round(width / 2)), HEADER_HEIGHT,
+                 _square(logo, TAB_ICON, TAB_ICON_COLOURS), _square(logo, HOME_SCREEN_ICON))
