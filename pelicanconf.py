@@ -27,7 +27,7 @@ EXTRA_PATH_METADATA = {"extra/robots.txt": {"path": "robots.txt"}}
 PLUGIN_PATHS = ["plugins"]
 # milpa_i18n puts the theme in the reader's language (catalogs in plugins/milpa/locale/).
 PLUGINS = ["milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies",
-           "milpa_i18n", "milpa_neighbours"]
+           "milpa_i18n", "milpa_neighbours", "milpa_brand"]
 
 THEME = "theme"
 OUTPUT_PATH = "output"
@@ -95,6 +95,9 @@ MENU_PAGES = ("about", "rules", "follow")
 # The theme escapes everything it prints unless it is marked as HTML (story bodies),
 # so a title or an alt text can never break a page.
 JINJA_ENVIRONMENT = {"autoescape": True, "trim_blocks": True, "lstrip_blocks": True}
+
+# The logo in the header, and the tab and home-screen icons made from it at build time.
+MILPA_LOGO = "photos/avatar.jpg"
 
 # The site on the Fediverse (every MILPA_ACTOR_* setting is in plugins/milpa/settings.py).
 MILPA_ACTOR_USERNAME = "stories"

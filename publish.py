@@ -54,10 +54,11 @@ import click
 from markupsafe import Markup
 
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown, x_account_name
-from milpa.checks import media_files
+from milpa.checks import media_files, say
 from milpa.csvfiles import followers_csv, read_domain_blocks
 from milpa.discovery import host_of
 from milpa.filetypes import file_kind
+from milpa.i18n import N_
 from milpa.images import ImageTooLarge
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.keys import KeyMissing, create_key_pair
@@ -182,22 +183,27 @@ def check_command(settings: dict[str, Any]) -> None:
 
     Expired and scheduled stories are listed for information only."""
     found = check(settings)
+    lang = settings.get("DEFAULT_LANG") or "en"
     for problem in found:
         click.echo(str(problem))
     problems = [p for p in found if not p.informational]
     if problems:
-        files = len({p.path for p in problems})
-        blocking = sum(p.blocks_build for p in problems)
-        click.echo(f"{len(problems)} problem(s) in {files} file(s); {blocking} would keep "
-                   "their story or page out of the build.", err=True)
+        click.echo(say(lang, N_("{count} problem(s) in {files} file(s); {blocking} would keep "
+                                "their story or page out of the build."),
+                       count=len(problems), files=len({p.path for p in problems}),
+                       blocking=sum(p.blocks_build for p in problems)), err=True)
         raise SystemExit(1)
     content = Path(settings["PATH"])
     count = sum(1 for _ in content.rglob("*.md"))
-    scheduled = sum(1 for p in found if p.message.startswith("scheduled"))
-    noted = [f"{len(found) - scheduled} expired, no longer built" if len(found) > scheduled
-             else "", f"{scheduled} scheduled, not built yet" if scheduled else ""]
+    scheduled = sum(p.scheduled for p in found)
+    noted = [say(lang, N_("{count} expired, no longer built"), count=len(found) - scheduled)
+             if len(found) > scheduled else "",
+             say(lang, N_("{count} scheduled, not built yet"), count=scheduled)
+             if scheduled else ""]
     said = "; ".join(filter(None, noted))
-    click.echo(f"Checked {count} files in {content}: no problems{f' ({said})' if said else ''}.")
+    click.echo(say(lang, N_("Checked {count} files in {content}: no problems ({said}).")
+                   if said else N_("Checked {count} files in {content}: no problems."),
+                   count=count, content=content, said=said))
 
 
 @cli.command("clean-media", short_help="Remove location and device data from photos.")
@@ -251,8 +257,10 @@ def clean_media_command(settings: dict[str, Any], paths: tuple[Path, ...],
 def new_command(settings: dict[str, Any], title: str, territory: str, lang: str, authors: str,
                 tags: str) -> None:
     """Write a new draft story with every field ready to fill, and print its path."""
+    site_lang = settings.get("DEFAULT_LANG") or "en"
     if not is_valid_tag(lang):
-        raise click.BadParameter(f"'{lang}' is not a BCP 47 language tag (es, en, quc, nah…)",
+        raise click.BadParameter(say(site_lang, N_("'{lang}' is not a BCP 47 language tag "
+                                                   "(es, en, quc, nah…)"), lang=lang),
                                  param_hint="--lang")
     slugify = site_slugify(settings)
     created: datetime = now(settings).astimezone(site_zone(settings))
@@ -260,16 +268,17 @@ def new_command(settings: dict[str, Any], title: str, territory: str, lang: str,
     folder = stories / slugify(territory)
     path = folder / f"{created:%Y-%m-%d}-{slugify(title)}.md"
     if path.exists():
-        raise click.ClickException(f"{path} already exists; choose another title")
+        raise click.ClickException(say(site_lang, N_("{path} already exists; choose another "
+                                                     "title"), path=path))
     folder.mkdir(parents=True, exist_ok=True)
     values = {"title": title, "territory": territory, "lang": lang, "authors": authors,
               "tags": tags, "slug": slugify(title)}
-    path.write_text(story_text(values, created, settings.get("DEFAULT_LANG") or "en"),
-                    encoding="utf-8")
+    path.write_text(story_text(values, created, site_lang), encoding="utf-8")
     click.echo(relative_to_cwd(path))
     # On stderr, so that scripts can still read the path alone from stdout.
-    click.echo("It is a draft: write the story, change 'Status: draft' to 'Status: published', "
-               "then run: python publish.py check && python publish.py publish", err=True)
+    click.echo(say(site_lang, N_("It is a draft: write the story, change 'Status: draft' to "
+                                 "'Status: published', then run: python publish.py check && "
+                                 "python publish.py publish")), err=True)
 
 
 @cli.command("serve", short_help="Build and serve the site and its inbox locally.")

@@ -76,7 +76,8 @@ def settings_file(**values: Any) -> str:
     """A settings file for a miniature site: the project's settings, then ``values``."""
     values = {"PLUGIN_PATHS": [str(ROOT / "plugins")], "THEME": str(ROOT / "theme"),
               "MILPA_NOW": "2026-06-01T12:00:00+00:00", "MILPA_KEYS_PATH": str(TEST_KEYS),
-              "MILPA_ACTOR_ICON": None, "MILPA_ACTOR_IMAGE": None, "MILPA_AUTHORS": {},
+              "MILPA_ACTOR_ICON": None, "MILPA_ACTOR_IMAGE": None, "MILPA_LOGO": None,
+              "MILPA_AUTHORS": {},
               "MILPA_TERRITORIES": {}, **values}
     return (ROOT / "pelicanconf.py").read_text() + "\n" + "".join(
         f"{name} = {value!r}\n" for name, value in values.items())
@@ -104,7 +105,8 @@ class MiniSite:
             "CACHE_PATH": str(self.base / "cache"), "MILPA_NOW": "2026-06-01T12:00:00+00:00",
             "MILPA_KEYS_PATH": str(TEST_KEYS), "MILPA_DATA_PATH": str(self.base / "data"),
             # The demo's profile photos are not in a miniature site.
-            "MILPA_ACTOR_ICON": None, "MILPA_ACTOR_IMAGE": None, "MILPA_AUTHORS": {},
+            "MILPA_ACTOR_ICON": None, "MILPA_ACTOR_IMAGE": None, "MILPA_LOGO": None,
+            "MILPA_AUTHORS": {},
             "MILPA_TERRITORIES": {},
             **overrides,
         })

@@ -30,7 +30,7 @@ def test_every_configured_plugin_registers(mini_site: MiniSite) -> None:
     registered = [plugin.__name__ for plugin in pelican.plugins]
     assert registered == settings["PLUGINS"] == [
         "milpa_stories", "milpa_media", "milpa_feeds", "milpa_activitypub", "milpa_replies",
-        "milpa_i18n", "milpa_neighbours"]
+        "milpa_i18n", "milpa_neighbours", "milpa_brand"]
 
 
 def test_a_plugin_that_fails_to_load_fails_the_build(mini_site: MiniSite) -> None:

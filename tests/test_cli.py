@@ -115,6 +115,55 @@ def test_check_reports_each_problem_as_path_line_message(site: MiniSite) -> None
                          "the build.")
 
 
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("es", ["content/stories/broken.md:4: 'spanish!' no es una etiqueta de idioma BCP 47 "
+            "(por ejemplo es, en, quc, nah)",
+            "content/stories/broken.md:5: campo desconocido 'titel' (¿quisiste decir Title?)",
+            "content/stories/broken.md:7: no se encontró photos/none.jpg (se buscó "
+            "content/photos/none.jpg)",
+            "content/stories/broken.md:7: photos/none.jpg no tiene texto alternativo: escribe "
+            "![lo que muestra](photos/none.jpg)",
+            "content/stories/untitled.md:1: falta el título: añade 'Title: …'",
+            "content/stories/untitled.md:4: programada para 2026-07-01 09:00: la primera "
+            "compilación después de esa fecha la publica y la anuncia",
+            "5 problema(s) en 2 archivo(s); 5 dejaría(n) su historia o página fuera de la "
+            "compilación."]),
+    ("en", ["content/stories/broken.md:4: 'spanish!' is not a BCP 47 language tag "
+            "(for example es, en, quc, nah)",
+            "content/stories/broken.md:5: unknown field 'titel' (did you mean Title?)",
+            "content/stories/broken.md:7: photos/none.jpg has no alt text: write "
+            "![what it shows](photos/none.jpg)",
+            "content/stories/broken.md:7: photos/none.jpg not found (looked for "
+            "content/photos/none.jpg)",
+            "content/stories/untitled.md:1: missing title: add 'Title: …'",
+            "content/stories/untitled.md:4: scheduled for 2026-07-01 09:00: the first build "
+            "after that publishes and announces it",
+            "5 problem(s) in 2 file(s); 5 would keep their story or page out of the build."]),
+])
+def test_check_speaks_the_site_language_with_path_and_line(
+        site: MiniSite, lang: str, expected: list[str]) -> None:
+    (site.base / "pelicanconf.py").write_text(settings_file(DEFAULT_LANG=lang))
+    site.add("stories/broken.md", "Title: Roto\nDate: 2026-05-01\nTerritory: X\n"
+             "Lang: spanish!\nTitel: typo\n\n![](photos/none.jpg)\n")
+    site.add("stories/untitled.md", "Lang: es\nTerritory: X\nSlug: untitled\n"
+             "Date: 2026-07-01 09:00\n\nText\n")
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.output.splitlines() == expected
+
+
+def test_check_counts_expired_and_scheduled_stories_apart_in_the_site_language(
+        site: MiniSite) -> None:
+    (site.base / "pelicanconf.py").write_text(settings_file(DEFAULT_LANG="es"))
+    site.add("stories/old.md", story("Old", Date="2026-05-01 10:00", Expires="24h"))
+    site.add("stories/later.md", story("Later", Slug="later", Date="2026-07-01 09:00"))
+    result = run("check")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1].endswith(
+        ": ningún problema (1 caducada(s), ya no se publica(n); 1 programada(s), aún no "
+        "publicada(s)).")
+
+
 def test_check_flags_expired_stories_and_oversize_photos_without_blocking_build(
         site: MiniSite) -> None:
     photo_with_secrets(site.content / "photos/p.jpg", (2000, 1500))

@@ -167,7 +167,11 @@ def test_pages_link_the_feeds_that_match_them(site: MiniSite) -> None:
     assert [link["href"] for link in tag_page.find_all("link", type="application/atom+xml")] \
         == ["/feeds/all.atom.xml", "/feeds/tag/agua.atom.xml"]
     follow = BeautifulSoup(site.read("follow/index.html"), "html.parser")
-    listed = {a["href"] for a in follow.select("#feeds ~ ul a")}
+    # The site's feed first, the others folded in a list beneath it: every feed, once.
+    listed = [a["href"] for a in follow.select("#feeds ~ p a, #feeds ~ details a")]
+    assert len(listed) == len(set(listed)) and listed[:2] == ["/feeds/all.atom.xml",
+                                                              "/feeds/all.rss.xml"]
+    listed = set(listed)
     assert listed == {f"/{p.relative_to(site.output).as_posix()}" for p in
                       feeds_of(site.output)}
 

@@ -23,6 +23,7 @@ from milpa.i18n import (
     translations,
 )
 from milpa.scaffold import story_text
+from milpa.state import DataStore, Follower
 from milpa_site.build import build, load_settings
 
 from .conftest import ROOT, TEST_KEYS, MiniSite, story
@@ -258,3 +259,44 @@ def test_the_spanish_demo_shows_its_spanish_subtitle_and_bios(
     # A page in English keeps the subtitle as written.
     about = BeautifulSoup((output / "about/index.html").read_text(), "html.parser")
     assert about.select_one(".tagline").get_text().startswith("Stories from our")
+
+
+def test_profiles_show_their_followers_from_the_data_folder_without_writing_it(
+        mini_site: MiniSite) -> None:
+    mini_site.add("stories/a.md", story("Agua", slug="a", author="Ana"))
+    mini_site.add("pages/follow.md", "Title: Seguir\nSlug: follow\nLang: es\n"
+                  "Template: follow\n\nText.\n")
+    store = DataStore(mini_site.base / "data")
+    for actor, count in (("sierra_norte", 2), ("ana", 1)):
+        for index in range(count):
+            store.record_follower(actor, Follower(
+                f"https://a.example/users/{index}", f"https://a.example/users/{index}/inbox",
+                None, "2026-05-01T00:00:00+00:00"))
+    before = sorted((p, p.stat().st_mtime_ns) for p in (mini_site.base / "data").rglob("*"))
+    mini_site.build(DEFAULT_LANG="es")
+    after = sorted((p, p.stat().st_mtime_ns) for p in (mini_site.base / "data").rglob("*"))
+    assert after == before
+    territory = soup(mini_site, "territory/sierra-norte/index.html").select_one(".profile")
+    assert "@sierra_norte@" in territory.get_text() and "· 2 seguidores" in territory.get_text()
+    author = soup(mini_site, "author/ana/index.html").select_one(".profile")
+    assert "· 1 seguidor" in author.get_text()
+    follow = soup(mini_site, "follow/index.html").select_one("#fediverse").parent.get_text()
+    assert "(0 seguidores)" in follow
+
+
+def test_the_follow_page_explains_feeds_then_offers_the_sites_and_folds_the_rest(
+        mini_site: MiniSite) -> None:
+    mini_site.add("stories/a.md", story("Agua", slug="a", author="Ana", tags="agua"))
+    mini_site.add("pages/follow.md", "Title: Seguir\nSlug: follow\nLang: es\n"
+                  "Template: follow\n\nText.\n")
+    mini_site.build(DEFAULT_LANG="es")
+    feeds = soup(mini_site, "follow/index.html").select_one("#feeds").parent
+    explained, site_feed = feeds.find_all("p", recursive=False)[:2]
+    assert explained.get_text().startswith("Un canal (feed) son las historias más nuevas")
+    assert [a["href"].rsplit("/", 1)[-1] for a in site_feed.find_all("a")] == [
+        "all.atom.xml", "all.rss.xml"]
+    assert site_feed.a.get_text() == "Todas las historias de este sitio"
+    folded = feeds.find("details")
+    assert folded.summary.get_text() == "Solo un territorio, idioma, autor o tema"
+    atoms = [a["href"] for a in folded.select('a[type="application/atom+xml"]')]
+    assert len(atoms) == 4 and not any(href.endswith("/all.atom.xml") for href in atoms)

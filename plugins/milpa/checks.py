@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .frontmatter import FrontMatter, read_front_matter
+from .i18n import N_, SOURCE_LANG, editor_text
 from .images import PHOTO_SUFFIXES, ImageTooLarge, opened_within
 from .languages import is_valid_tag
 from .metadata import UNREADABLE, VIDEO, Carried, carried
@@ -51,26 +52,34 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE_SPAN = re.compile(r"`[^`]*`")
 
 
+def say(lang: str, template: str, /, **values: object) -> str:
+    """``template`` (marked with ``N_``) in the site's language ``lang``, then filled in:
+    translated first, so a catalog can move the values where its grammar wants them."""
+    return editor_text(lang, template).format(**values)
+
+
 # The media rules, worded once: `check` reports them and the media plugin logs them
 # while it builds, so an editor reads the same sentence from both.
-def remote_media(reference: str) -> str:
-    return (f"{reference} is on another host and readers' browsers would call it: save a "
-            "copy under content/ and link that")
+def remote_media(reference: str, lang: str = SOURCE_LANG) -> str:
+    return say(lang, N_("{reference} is on another host and readers' browsers would call it: "
+                        "save a copy under content/ and link that"), reference=reference)
 
 
-def missing_alt(reference: str, cover: bool = False) -> str:
-    hint = "add 'Cover-Alt: what the photo shows'" if cover else \
-        f"write ![what it shows]({reference})"
-    return f"{reference} has no alt text: {hint}"
+def missing_alt(reference: str, cover: bool = False, lang: str = SOURCE_LANG) -> str:
+    hint = say(lang, N_("add 'Cover-Alt: what the photo shows'")) if cover else \
+        say(lang, N_("write ![what it shows]({reference})"), reference=reference)
+    return say(lang, N_("{reference} has no alt text: {hint}"), reference=reference, hint=hint)
 
 
-def media_not_found(reference: str, looked_for: Path) -> str:
-    return f"{reference} not found (looked for {relative_to_cwd(looked_for)})"
+def media_not_found(reference: str, looked_for: Path, lang: str = SOURCE_LANG) -> str:
+    return say(lang, N_("{reference} not found (looked for {path})"), reference=reference,
+               path=relative_to_cwd(looked_for))
 
 
-def not_media(reference: str) -> str:
+def not_media(reference: str, lang: str = SOURCE_LANG) -> str:
     kinds = ", ".join(sorted(PHOTO_SUFFIXES | VIDEO_TYPES.keys()))
-    return f"{reference} is neither a photo nor a video (use {kinds})"
+    return say(lang, N_("{reference} is neither a photo nor a video (use {kinds})"),
+               reference=reference, kinds=kinds)
 
 
 @dataclass(frozen=True, order=True)
@@ -81,6 +90,8 @@ class Problem:
     blocks_build: bool = True
     # Said for the editor's information (an expired story): `check` still succeeds.
     informational: bool = False
+    # A story whose date is still to come (informational too): counted apart by `check`.
+    scheduled: bool = False
 
     def __str__(self) -> str:
         # Line 0: the file as a whole (a photo), not a line in it.
@@ -88,16 +99,18 @@ class Problem:
         return f"{relative_to_cwd(self.path)}{where}: {self.message}"
 
 
-def metadata_message(found: Carried) -> str:
+def metadata_message(found: Carried, lang: str = SOURCE_LANG) -> str:
     """What ``check`` and the pre-commit hook say about a file that gives something away."""
     if found.labels == (UNREADABLE,):
-        return "could not be read to look for metadata: is it damaged? Export it again"
+        return say(lang, N_("could not be read to look for metadata: is it damaged? "
+                            "Export it again"))
     carries = ", ".join(found.labels)
     if found.kind == VIDEO:
-        return (f"carries {carries} (the build re-encodes videos, but this original is "
-                "in git: export a copy without metadata and commit that instead)")
-    return (f"carries {carries} (run: python publish.py clean-media "
-            f"{relative_to_cwd(found.path)})")
+        return say(lang, N_("carries {carries} (the build re-encodes videos, but this original "
+                            "is in git: export a copy without metadata and commit that "
+                            "instead)"), carries=carries)
+    return say(lang, N_("carries {carries} (run: python publish.py clean-media {path})"),
+               carries=carries, path=relative_to_cwd(found.path))
 
 
 def media_files(paths: Iterable[Path]) -> Iterator[Carried]:
@@ -168,6 +181,8 @@ class SiteCheck:
         self.now = now(settings)
         self.max_bytes = setting(settings, "MILPA_MAX_SOURCE_IMAGE_BYTES")
         self.max_pixels = setting(settings, "MILPA_MAX_IMAGE_PIXELS")
+        # Editors read `check` in the site's language.
+        self.lang = settings.get("DEFAULT_LANG") or SOURCE_LANG
         self.problems: list[Problem] = []
         story_paths = list(markdown_files(self.root, settings.get("ARTICLE_PATHS", [""])))
         page_paths = list(markdown_files(self.root, settings.get("PAGE_PATHS", ["pages"])))
@@ -180,9 +195,13 @@ class SiteCheck:
         pattern = self.settings.get("ARTICLE_URL", "{slug}.html")
         return "/" + pattern.replace("{slug}", source.slug(self.slugify)).lstrip("/")
 
+    def say(self, template: str, /, **values: object) -> str:
+        return say(self.lang, template, **values)
+
     def report(self, source: Source, line: int, message: str, blocks_build: bool = True,
-               informational: bool = False) -> None:
-        self.problems.append(Problem(source.path, line, message, blocks_build, informational))
+               informational: bool = False, scheduled: bool = False) -> None:
+        self.problems.append(Problem(source.path, line, message, blocks_build, informational,
+                                     scheduled))
 
     def run(self) -> list[Problem]:
         for source in self.sources:
@@ -196,7 +215,7 @@ class SiteCheck:
     def check_media_files(self) -> None:
         for found in media_files([self.root]):
             if found:
-                self.problems.append(Problem(found.path, 0, metadata_message(found),
+                self.problems.append(Problem(found.path, 0, metadata_message(found, self.lang),
                                              blocks_build=False))
             if found.kind == VIDEO:
                 continue
@@ -215,16 +234,21 @@ class SiteCheck:
         for key, found in header.fields.items():
             if key not in KNOWN_KEYS:
                 close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
-                hint = f" (did you mean {close[0].title()}?)" if close else ""
-                self.report(source, found.line, f"unknown field '{key}'{hint}")
+                message = self.say(N_("unknown field '{key}' (did you mean {close}?)"),
+                                   key=key, close=close[0].title()) if close else \
+                    self.say(N_("unknown field '{key}'"), key=key)
+                self.report(source, found.line, message)
         if not header.get("title"):
-            self.report(source, header.line_of("title"), "missing title: add 'Title: …'")
+            self.report(source, header.line_of("title"),
+                        self.say(N_("missing title: add 'Title: …'")))
         lang = header.get("lang")
         if lang is None and source.is_story:
-            self.report(source, 1, "missing language: add 'Lang: es' (or en, quc, nah…)")
+            self.report(source, 1,
+                        self.say(N_("missing language: add 'Lang: es' (or en, quc, nah…)")))
         elif lang is not None and not is_valid_tag(lang):
-            self.report(source, header.line_of("lang"),
-                        f"'{lang}' is not a BCP 47 language tag (for example es, en, quc, nah)")
+            self.report(source, header.line_of("lang"), self.say(
+                N_("'{lang}' is not a BCP 47 language tag (for example es, en, quc, nah)"),
+                lang=lang))
         status = header.get("status")
         if status:
             message = status_problem(status)
@@ -244,14 +268,15 @@ class SiteCheck:
         for required in (f for f in FIELDS if f.required and f.key not in ("title", "lang")):
             spelled = [required.key, *(a for a, k in ALIASES.items() if k == required.key)]
             if not any(header.get(key) for key in spelled):
-                self.report(source, 1, f"missing {required.key}: add '{required.name}: "
-                            f"{required.example}'")
+                self.report(source, 1, self.say(N_("missing {key}: add '{name}: {example}'"),
+                                                key=required.key, name=required.name,
+                                                example=required.example))
         published = None
         for key in ("date", "modified"):
             value = header.get(key)
             if value == "":
-                self.report(source, header.line_of(key), f"{key.title()} is empty: give a date "
-                            "or remove the line")
+                self.report(source, header.line_of(key), self.say(
+                    N_("{field} is empty: give a date or remove the line"), field=key.title()))
             elif value:
                 try:
                     parsed = parse_date(value, self.zone)
@@ -260,10 +285,10 @@ class SiteCheck:
                 else:
                     published = published or parsed
                     if key == "date" and parsed > self.now:
-                        self.report(source, header.line_of("date"),
-                                    f"scheduled for {parsed:%Y-%m-%d %H:%M}: the first build "
-                                    "after that publishes and announces it",
-                                    blocks_build=False, informational=True)
+                        self.report(source, header.line_of("date"), self.say(
+                            N_("scheduled for {when}: the first build after that publishes "
+                               "and announces it"), when=f"{parsed:%Y-%m-%d %H:%M}"),
+                            blocks_build=False, informational=True, scheduled=True)
         expires = header.get("expires")
         if expires and published:
             try:
@@ -272,10 +297,10 @@ class SiteCheck:
                 self.report(source, header.line_of("expires"), f"Expires: {error}")
             else:
                 if ends <= self.now:
-                    self.report(source, header.line_of("expires"),
-                                f"expired on {ends:%Y-%m-%d %H:%M}: it is no longer built; "
-                                "delete the file when you no longer need it", blocks_build=False,
-                                informational=True)
+                    self.report(source, header.line_of("expires"), self.say(
+                        N_("expired on {when}: it is no longer built; delete the file when "
+                           "you no longer need it"), when=f"{ends:%Y-%m-%d %H:%M}"),
+                        blocks_build=False, informational=True)
         cover = header.get("cover")
         if cover:
             self.check_reference(source, header.line_of("cover"), cover, header.get("cover-alt"),
@@ -288,26 +313,28 @@ class SiteCheck:
     def check_reference(self, source: Source, line: int, reference: str, alt: str | None,
                         cover: bool = False) -> None:
         if not reference:
-            self.report(source, line, "image without a source")
+            self.report(source, line, self.say(N_("image without a source")))
             return
         if is_remote(reference):
-            self.report(source, line, remote_media(reference))
+            self.report(source, line, remote_media(reference, self.lang))
             return
         path = resolve(reference, source.path, self.root)
         suffix = path.suffix.lower()
         if not (alt or "").strip():
-            self.report(source, line, missing_alt(reference, cover))
+            self.report(source, line, missing_alt(reference, cover, self.lang))
         if not path.is_file():
-            self.report(source, line, media_not_found(reference, path))
+            self.report(source, line, media_not_found(reference, path, self.lang))
         elif suffix in VIDEO_TYPES:
             if not encoders_available():
                 self.report(source, line, f"video {reference} {ENCODERS_MISSING}")
         elif suffix not in PHOTO_SUFFIXES:
-            self.report(source, line, not_media(reference))
+            self.report(source, line, not_media(reference, self.lang))
         elif path.stat().st_size > self.max_bytes:
-            self.report(source, line, f"{reference} is {path.stat().st_size / 1e6:.1f} MB, over "
-                        f"the {self.max_bytes / 1e6:.0f} MB limit (MILPA_MAX_SOURCE_IMAGE_BYTES): "
-                        "shrink it before committing", blocks_build=False)
+            self.report(source, line, self.say(
+                N_("{reference} is {size} MB, over the {limit} MB limit "
+                   "(MILPA_MAX_SOURCE_IMAGE_BYTES): shrink it before committing"),
+                reference=reference, size=f"{path.stat().st_size / 1e6:.1f}",
+                limit=f"{self.max_bytes / 1e6:.0f}"), blocks_build=False)
 
     def check_links(self, source: Source) -> None:
         pattern = self.settings.get("ARTICLE_URL", "")
@@ -323,12 +350,14 @@ class SiteCheck:
                 placeholder = target.startswith(("{filename}", "{static}", "{attach}"))
                 if placeholder or target.lower().endswith(tuple(MARKDOWN_SUFFIXES)):
                     if not resolve(target, source.path, self.root).is_file():
-                        self.report(source, line, f"link to {target}, which does not exist",
-                                    blocks_build=False)
+                        self.report(source, line, self.say(
+                            N_("link to {target}, which does not exist"), target=target),
+                            blocks_build=False)
                 elif (story_prefix != "/" and target.startswith(story_prefix)
                       and "/" + target.lstrip("/") not in self.story_urls):
-                    self.report(source, line, f"link to {target}, which is not a story here",
-                                blocks_build=False)
+                    self.report(source, line, self.say(
+                        N_("link to {target}, which is not a story here"), target=target),
+                        blocks_build=False)
 
     def check_slugs(self) -> None:
         by_slug: dict[tuple[bool, str], list[Source]] = defaultdict(list)
@@ -337,14 +366,15 @@ class SiteCheck:
         for (_, slug), sources in by_slug.items():
             originals = [s for s in sources if not s.is_translation()]
             for duplicate in originals[1:]:
-                self.report(duplicate, duplicate.header.line_of("slug"),
-                            f"'{slug}' is also the address of {relative_to_cwd(originals[0].path)}"
-                            ": give it another Slug, or mark it 'Translation: true'")
+                self.report(duplicate, duplicate.header.line_of("slug"), self.say(
+                    N_("'{slug}' is also the address of {path}: give it another Slug, or mark "
+                       "it 'Translation: true'"), slug=slug,
+                    path=relative_to_cwd(originals[0].path)))
             if not originals:
                 lonely = sources[0]
-                self.report(lonely, lonely.header.line_of("translation"),
-                            f"translation of '{slug}', but no original story has that Slug",
-                            blocks_build=False)
+                self.report(lonely, lonely.header.line_of("translation"), self.say(
+                    N_("translation of '{slug}', but no original story has that Slug"),
+                    slug=slug), blocks_build=False)
 
 
 def check_site(settings: Mapping[str, Any], slugify: Callable[[str], str]) -> list[Problem]:

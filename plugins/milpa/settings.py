@@ -94,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     # Person, Organization, Group, Service or Application: see FEDERATION.md for what
     # Mastodon shows for each.
     "MILPA_ACTOR_TYPE": "Organization",
+    # The site's logo, a picture under content/ ("photos/logo.png"): shown in the header
+    # beside SITENAME, and made into the tab and home-screen icons. None: SITENAME alone.
+    "MILPA_LOGO": None,
     "MILPA_ACTOR_ICON": None,  # avatar, a photo under content/
     "MILPA_ACTOR_IMAGE": None,  # header image, a photo under content/
     "MILPA_ACTOR_LINKS": (),  # (label, URL) pairs shown on the profile

@@ -44,13 +44,18 @@ class Fediverse:
     """The actors and stories of one build, as the templates and the writer need them."""
 
     def __init__(self, base: str, site: Actor, actors: list[Actor],
-                 author_of: dict[str, Actor], territory_of: dict[str, Actor]) -> None:
+                 author_of: dict[str, Actor], territory_of: dict[str, Actor],
+                 followers: dict[str, int] | None = None) -> None:
         self.base = base
         self.urls = ApUrls(base)
         self.site = site
         self.actors = actors
         self.author_of = author_of  # author slug → actor
         self.territory_of = territory_of  # territory slug → actor
+        self.followers = followers or {}  # actor name → followers when the build began
+
+    def follower_count(self, actor: Actor) -> int:
+        return self.followers.get(actor.name, 0)
 
     def handle(self, actor: Actor) -> str:
         return f"@{actor.name}@{host_of(self.base)}"
@@ -127,14 +132,17 @@ class FediverseGenerator:
             logger.error("two actors would be @%s: rename an author or a territory, or turn a "
                          "family off (MILPA_AUTHOR_ACTORS, MILPA_TERRITORY_ACTORS)", clashes[0])
             return
-        self.fediverse = Fediverse(base, site, actors, authors, territories)
+        # Read only, like the ledger below: profiles show how many follow each actor.
+        store = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH")))
+        followers = {actor.name: store.follower_count(actor.name) for actor in actors}
+        self.fediverse = Fediverse(base, site, actors, authors, territories, followers)
         # Translations belong to the same actors as their originals.
         for actor in actors:
             actor.stories = list(chain(actor.stories, (
                 t for story in actor.stories for t in story.translations)))
         site.stories = stories
         # Read only: a story that comes back after its id was deleted takes a new one.
-        ledger = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH"))).ledger()
+        ledger = store.ledger()
         for story in stories:
             story.ap_slug = returning_slug(story.lang, story.slug, ledger)
             story.ap_id = story_id(story, self.fediverse.urls)
