@@ -152,6 +152,27 @@ def test_check_speaks_the_site_language_with_path_and_line(
     assert result.output.splitlines() == expected
 
 
+def test_check_says_field_values_it_cannot_read_in_the_site_language(site: MiniSite) -> None:
+    """The readers of fields (dates, yes/no, status, expiry) and of the front matter word
+    their problems once; `check` says them in the site's language."""
+    (site.base / "pelicanconf.py").write_text(settings_file(DEFAULT_LANG="es"))
+    site.add("stories/fields.md", "Title: Campos\nTitle: Otra vez\nDate: pronto\n"
+             "Territory: X\nLang: es\nPinned: quizás\nStatus: publicado\n\nTexto\n")
+    site.add("stories/bare.md", "Solo texto, sin encabezado.\n")
+    result = run("check")
+    assert result.exit_code == 1
+    for line in ["content/stories/fields.md:2: 'title' aparece dos veces (la primera en la "
+                 "línea 1)",
+                 "content/stories/fields.md:3: Date: 'pronto' no es una fecha (escribe "
+                 "AAAA-MM-DD HH:MM)",
+                 "content/stories/fields.md:6: Pinned: 'quizás' no es true ni false",
+                 "content/stories/fields.md:7: Status: 'publicado' no es ninguno de published, "
+                 "draft, hidden (escribe 'Status: published')",
+                 "content/stories/bare.md:1: no hay encabezado: empieza el archivo con "
+                 "'Title: …'"]:
+        assert line in result.output.splitlines(), result.output
+
+
 def test_check_counts_expired_and_scheduled_stories_apart_in_the_site_language(
         site: MiniSite) -> None:
     (site.base / "pelicanconf.py").write_text(settings_file(DEFAULT_LANG="es"))

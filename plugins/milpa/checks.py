@@ -35,6 +35,9 @@ from .stories import (
     ALIASES,
     FIELDS,
     KNOWN_KEYS,
+    STATUS_PROBLEM,
+    STATUSES,
+    FieldError,
     expiry_time,
     parse_bool,
     parse_date,
@@ -198,6 +201,12 @@ class SiteCheck:
     def say(self, template: str, /, **values: object) -> str:
         return say(self.lang, template, **values)
 
+    def field_error(self, error: ValueError) -> str:
+        """A field's reading error in the site's language, when it says how (FieldError)."""
+        if isinstance(error, FieldError):
+            return self.say(error.template, **error.values)
+        return str(error)
+
     def report(self, source: Source, line: int, message: str, blocks_build: bool = True,
                informational: bool = False, scheduled: bool = False) -> None:
         self.problems.append(Problem(source.path, line, message, blocks_build, informational,
@@ -229,8 +238,8 @@ class SiteCheck:
 
     def check_header(self, source: Source) -> None:
         header = source.header
-        for line, message in header.errors:
-            self.report(source, line, message)
+        for line, template, values in header.errors:
+            self.report(source, line, self.say(template, **values))
         for key, found in header.fields.items():
             if key not in KNOWN_KEYS:
                 close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
@@ -250,16 +259,16 @@ class SiteCheck:
                 N_("'{lang}' is not a BCP 47 language tag (for example es, en, quc, nah)"),
                 lang=lang))
         status = header.get("status")
-        if status:
-            message = status_problem(status)
-            if message:
-                self.report(source, header.line_of("status"), message)
+        if status and status_problem(status):
+            self.report(source, header.line_of("status"), self.say(
+                STATUS_PROBLEM, value=status, statuses=", ".join(STATUSES)))
         for key in ("pinned", "translation"):
             value = header.get(key)
             try:
                 parse_bool(value or "")
             except ValueError as error:
-                self.report(source, header.line_of(key), f"{key.title()}: {error}")
+                self.report(source, header.line_of(key),
+                            f"{key.title()}: {self.field_error(error)}")
         if source.is_story:
             self.check_story_header(source)
 
@@ -281,7 +290,8 @@ class SiteCheck:
                 try:
                     parsed = parse_date(value, self.zone)
                 except ValueError as error:
-                    self.report(source, header.line_of(key), f"{key.title()}: {error}")
+                    self.report(source, header.line_of(key),
+                                f"{key.title()}: {self.field_error(error)}")
                 else:
                     published = published or parsed
                     if key == "date" and parsed > self.now:
@@ -294,7 +304,8 @@ class SiteCheck:
             try:
                 ends = expiry_time(expires, published, self.zone)
             except ValueError as error:
-                self.report(source, header.line_of("expires"), f"Expires: {error}")
+                self.report(source, header.line_of("expires"),
+                            f"Expires: {self.field_error(error)}")
             else:
                 if ends <= self.now:
                     self.report(source, header.line_of("expires"), self.say(

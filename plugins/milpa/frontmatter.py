@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .i18n import N_
+
 # The same patterns as markdown.extensions.meta, so we accept exactly what Pelican does.
 _FENCE_START = re.compile(r"^-{3}(\s.*)?$")
 _FENCE_END = re.compile(r"^(-{3}|\.{3})(\s.*)?$")
@@ -37,7 +39,8 @@ class FrontMatter:
     body_line: int = 1
     body: str = ""
     # (line, message) pairs for header lines Pelican would misread.
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    # (line, message template, its values): `check` says them in the site's language.
+    errors: list[tuple[int, str, dict[str, object]]] = field(default_factory=list)
 
     def get(self, key: str) -> str | None:
         found = self.fields.get(key)
@@ -56,7 +59,8 @@ def parse_front_matter(text: str) -> FrontMatter:
     if lines and _FENCE_START.match(lines[0]):
         index = 1
     if index >= len(lines) or not _FIELD.match(lines[index]):
-        result.errors.append((index + 1, "no front matter: start the file with 'Title: …'"))
+        result.errors.append((index + 1, N_("no front matter: start the file with 'Title: …'"),
+                              {}))
         result.body_line = index + 1
         result.body = "\n".join(lines[index:])
         return result
@@ -76,9 +80,8 @@ def parse_front_matter(text: str) -> FrontMatter:
         if field_match:
             key = field_match["key"].lower()
             if key in result.fields:
-                result.errors.append(
-                    (number, f"'{key}' is given twice (first on line {result.fields[key].line})")
-                )
+                result.errors.append((number, N_("'{key}' is given twice (first on line {first})"),
+                                      {"key": key, "first": result.fields[key].line}))
             result.fields[key] = Field(key, field_match["value"].strip(), number)
             last_key = key
         elif continuation and last_key:
@@ -86,13 +89,9 @@ def parse_front_matter(text: str) -> FrontMatter:
             joined = f"{previous.value}\n{continuation['value'].strip()}".strip()
             result.fields[last_key] = Field(last_key, joined, previous.line)
         else:
-            result.errors.append(
-                (
-                    number,
-                    "front-matter line is not 'Field: value'; "
-                    "leave a blank line between the front matter and the story",
-                )
-            )
+            result.errors.append((number, N_(
+                "front-matter line is not 'Field: value'; leave a blank line between the "
+                "front matter and the story"), {}))
             # Python-Markdown stops reading metadata here, as do we.
             break
         index += 1

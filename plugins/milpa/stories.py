@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, tzinfo
 
 from dateutil import parser as date_parser
 
+from .i18n import N_
+
 
 @dataclass(frozen=True)
 class StoryField:
@@ -60,6 +62,15 @@ _DURATION = re.compile(r"^\s*(\d+\s*[wdhm]\s*)+$", re.IGNORECASE)
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
 
 
+class FieldError(ValueError):
+    """A field value that cannot be read. ``str()`` is the English sentence; ``template``
+    and ``values`` let `check` say it in the site's language (milpa.checks.say)."""
+
+    def __init__(self, template: str, /, **values: object) -> None:
+        super().__init__(template.format(**values))
+        self.template, self.values = template, values
+
+
 def parse_bool(value: str) -> bool:
     """Read a yes/no field, refusing anything ambiguous."""
     word = value.strip().lower()
@@ -67,7 +78,7 @@ def parse_bool(value: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ValueError(f"'{value}' is not true or false")
+    raise FieldError(N_("'{value}' is not true or false"), value=value)
 
 
 def parse_date(value: str, zone: tzinfo) -> datetime:
@@ -75,15 +86,19 @@ def parse_date(value: str, zone: tzinfo) -> datetime:
     try:
         parsed = date_parser.parse(value, default=datetime(2000, 1, 1))
     except (ValueError, OverflowError) as error:
-        raise ValueError(f"'{value}' is not a date (write YYYY-MM-DD HH:MM)") from error
+        raise FieldError(N_("'{value}' is not a date (write YYYY-MM-DD HH:MM)"),
+                         value=value) from error
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+STATUS_PROBLEM = N_("Status: '{value}' is not one of {statuses} (write 'Status: published')")
 
 
 def status_problem(value: str) -> str | None:
     """Why a Status value would keep a story out of the build, or None when it is valid."""
     if value.strip().lower() in STATUSES:
         return None
-    return f"Status: '{value}' is not one of {', '.join(STATUSES)} (write 'Status: published')"
+    return STATUS_PROBLEM.format(value=value, statuses=", ".join(STATUSES))
 
 
 def parse_duration(value: str) -> timedelta | None:
@@ -102,6 +117,5 @@ def expiry_time(expires: str, published: datetime, zone: tzinfo) -> datetime:
     try:
         return parse_date(expires, zone)
     except ValueError:
-        raise ValueError(
-            f"'{expires}' is neither a date/time nor a duration such as 24h, 3d or 2w"
-        ) from None
+        raise FieldError(N_("'{value}' is neither a date/time nor a duration such as 24h, "
+                            "3d or 2w"), value=expires) from None
