@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from click.testing import CliRunner, Result
 from PIL import ExifTags, Image
 
+import publish
 from milpa.keys import create_key_pair
 from milpa_inbox.inbox import inbox_from_settings
 from milpa_inbox.web import site_app
@@ -141,3 +144,21 @@ def demo_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     })
     build(settings)
     return base / "output"
+
+
+# The command line as an editor runs it, in a miniature site of its own.
+def run(*arguments: str) -> Result:
+    result = CliRunner().invoke(publish.cli, list(arguments), catch_exceptions=False)
+    print(result.output)  # shown by pytest when an assertion fails
+    return result
+
+
+@pytest.fixture
+def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
+    """A miniature site folder with its own settings file, as the working directory."""
+    (mini_site.base / "pelicanconf.py").write_text(settings_file())
+    shutil.copy(ROOT / "publishconf.py", mini_site.base)
+    # Pelican loads settings files as modules named after them; start from a clean slate.
+    monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
+    monkeypatch.chdir(mini_site.base)
+    return mini_site

@@ -5,36 +5,25 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 import publish
 from milpa.state import DataStore, Follower, Reply
 
-from .conftest import ROOT, SECRET_SERIAL, MiniSite, photo_with_secrets, settings_file, story
+from .conftest import (
+    SECRET_SERIAL,
+    MiniSite,
+    photo_with_secrets,
+    run,
+    settings_file,
+    story,
+)
 from .privacy import image_leaks
-
-
-def run(*arguments: str) -> Result:
-    result = CliRunner().invoke(publish.cli, list(arguments), catch_exceptions=False)
-    print(result.output)  # shown by pytest when an assertion fails
-    return result
-
-
-@pytest.fixture
-def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
-    """A miniature site folder with its own settings file, as the working directory."""
-    (mini_site.base / "pelicanconf.py").write_text(settings_file())
-    shutil.copy(ROOT / "publishconf.py", mini_site.base)
-    # Pelican loads settings files as modules named after them; start from a clean slate.
-    monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
-    monkeypatch.chdir(mini_site.base)
-    return mini_site
 
 
 def test_new_writes_a_story_that_checks_and_builds(site: MiniSite) -> None:

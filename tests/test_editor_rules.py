@@ -16,32 +16,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 import publish
 from milpa.activitypub import OBJECT_CONTEXT, PUBLIC, ApUrls
 from milpa.announce import LedgerEntry, plan_changes, returning_slug
 
-from .conftest import ROOT, MiniSite, settings_file, story
+from .conftest import ROOT, MiniSite, run, settings_file, story
 from .test_announce import World, world  # noqa: F401 — the real-inbox fixture
 
 PHOTO_WITHOUT_ALT = "![](photos/missing.jpg)"
-
-
-def run(*arguments: str) -> Result:
-    result = CliRunner().invoke(publish.cli, list(arguments), catch_exceptions=False)
-    print(result.output)  # shown by pytest when an assertion fails
-    return result
-
-
-@pytest.fixture
-def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
-    """A miniature site with its own settings file, as the working directory."""
-    (mini_site.base / "pelicanconf.py").write_text(settings_file())
-    monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
-    monkeypatch.chdir(mini_site.base)
-    return mini_site
 
 
 def plain_pelican(site: MiniSite) -> subprocess.CompletedProcess[str]:

@@ -12,10 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image, TiffImagePlugin, TiffTags
 
-import publish
 from milpa.filetypes import file_kind, sniff
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.keys import PRIVATE_KEY
@@ -27,6 +25,7 @@ from .conftest import (
     TEST_KEYS,
     MiniSite,
     photo_with_secrets,
+    run,
     settings_file,
     story,
 )
@@ -116,21 +115,6 @@ def test_a_photo_renamed_by_extra_path_metadata_is_stripped_too(mini_site: MiniS
     mini_site.build(EXTRA_PATH_METADATA={"extra/me.jpg": {"path": "media/me.jpg"}})
     assert (mini_site.output / "media/me.jpg").is_file()
     assert tree_leaks(mini_site.output, SECRETS) == []
-
-
-def run(*arguments: str) -> Result:
-    result = CliRunner().invoke(publish.cli, list(arguments))
-    print(result.output)
-    assert "Traceback" not in result.output
-    return result
-
-
-@pytest.fixture
-def site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> MiniSite:
-    (mini_site.base / "pelicanconf.py").write_text(settings_file())
-    monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
-    monkeypatch.chdir(mini_site.base)
-    return mini_site
 
 
 def test_export_strips_every_photo_by_its_bytes_and_leaves_out_the_rest(site: MiniSite) -> None:
