@@ -21,13 +21,22 @@ import pytest
 from click.testing import CliRunner
 from PIL import ExifTags, Image, PngImagePlugin
 
-import publish
 from milpa.checks import media_files
 from milpa.commit_hook import main as commit_hook
-from milpa.images import ImageOptions, ImageTooLarge, render, stripped_copy
+from milpa.filetypes import PNG
+from milpa.images import ImageOptions, ImageTooLarge, render
 from milpa.metadata import GPS, CannotStrip, carried, stripped
+from milpa.safecopy import stripped_file
 
-from .conftest import ROOT, SECRET_SERIAL, MiniSite, photo_with_secrets, settings_file, story
+from .conftest import (
+    ROOT,
+    SECRET_SERIAL,
+    MiniSite,
+    photo_with_secrets,
+    run,
+    settings_file,
+    story,
+)
 from .privacy import METADATA_MARKERS, image_leaks
 from .test_import import archive, create, note
 
@@ -141,16 +150,10 @@ def tainted(site: MiniSite) -> dict[str, Path]:
     }
 
 
-def run(*arguments: str):
-    result = CliRunner().invoke(publish.cli, list(arguments))
-    print(result.output)
-    return result
-
-
 def test_check_names_every_file_that_carries_metadata_by_its_content(
         site: MiniSite, tainted: dict[str, Path]) -> None:
-    (site.content / "photos/clean.png").write_bytes(stripped_copy(
-        tainted["png"].read_bytes(), ".png"))
+    (site.content / "photos/clean.png").write_bytes(stripped_file(
+        tainted["png"].read_bytes(), PNG))
     result = run("check")
     assert result.exit_code == 1
     lines = result.output.splitlines()

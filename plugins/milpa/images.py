@@ -183,21 +183,6 @@ def encoded(image: Image.Image, media_type: str, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def stripped_copy(source: bytes, suffix: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
-    """The photo at full size, upright, in its own format, with nothing but pixels (for
-    exports: the Markdown that names it still finds it)."""
-    with opened_within(io.BytesIO(source), max_pixels) as opened:
-        image = upright(opened)
-    if suffix in (".jpg", ".jpeg"):
-        return encoded(image, JPEG, 90)
-    if suffix == ".webp":
-        return encoded(image, WEBP, 90)
-    clean = Image.frombytes(image.mode, image.size, image.tobytes())
-    buffer = io.BytesIO()
-    clean.save(buffer, "PNG", optimize=True)
-    return buffer.getvalue()
-
-
 def blurhash_of(image: Image.Image) -> str:
     """A 4×3-component blurhash, computed on a thumbnail (Mastodon's choice of size)."""
     thumbnail = image.convert("RGB")

@@ -20,10 +20,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from .filetypes import HEAD_BYTES, sniff
 from .images import is_heif, opened_within, register_heif
+from .safecopy import Refused, stripped_file
 
 GPS = "GPS position"
 SERIAL = "camera serial number"
@@ -406,21 +407,16 @@ def _pillow_carried(data: bytes) -> set[str]:
 
 
 def _pillow_stripped(data: bytes, kind: str, max_pixels: int) -> bytes:
+    """Re-encoded from its pixels alone (milpa.safecopy), after the pixel limit is checked;
+    an animation is refused here, where cleaning one must not change what it shows."""
     with opened_within(io.BytesIO(data), max_pixels) as image:
         if getattr(image, "n_frames", 1) > 1:
             raise CannotStrip(f"an animated or many-page {kind} cannot be cleaned without "
                               "losing frames: export it again without metadata")
-        upright = ImageOps.exif_transpose(image)  # applies the orientation and drops the tag
-        clean = upright.copy()
-    # Only what drawing the picture needs travels to the new file.
-    clean.info = {key: value for key, value in clean.info.items()
-                  if key in ("transparency", "background")}
-    buffer = io.BytesIO()
-    options = {"quality": 90} if kind in (HEIF, AVIF) else {}
-    if kind == TIFF:
-        options = {"compression": "tiff_deflate"}
-    clean.save(buffer, {HEIF: "HEIF", AVIF: "AVIF", TIFF: "TIFF", GIF: "GIF"}[kind], **options)
-    return buffer.getvalue()
+    try:
+        return stripped_file(data, sniff(data[:HEAD_BYTES]))
+    except Refused as refused:
+        raise CannotStrip(str(refused)) from None
 
 
 # --- Videos ---------------------------------------------------------------------------------
