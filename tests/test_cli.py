@@ -13,7 +13,8 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 import publish
-from milpa.state import DataStore, Follower, Reply
+from milpa.replies import Reply
+from milpa.state import DataStore, Follower
 
 from .conftest import (
     SECRET_SERIAL,
