@@ -41,6 +41,7 @@ if __name__ == "__main__":
 import asyncio
 import functools
 import ipaddress
+import json
 import logging
 import zipfile
 from collections import Counter
@@ -54,6 +55,7 @@ import click
 from markupsafe import Markup
 
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown, x_account_name
+from milpa.bridge import bridge_status
 from milpa.checks import media_files, say
 from milpa.csvfiles import followers_csv, read_domain_blocks
 from milpa.discovery import host_of
@@ -432,6 +434,58 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
                "later to retry what could not be delivered.")
 
 
+@cli.command("bridge", short_help="Bridge an actor to Bluesky (Bridgy Fed), or stop.")
+@click.argument("switch", type=click.Choice(["on", "off"]))
+@click.argument("name", metavar="ACTOR")
+@settings_options
+def bridge_command(settings: dict[str, Any], switch: str, name: str) -> None:
+    """Bridge ACTOR (the site, an author or a territory, by name) to Bluesky through
+    Bridgy Fed, or stop. On: ACTOR follows the bridge (MILPA_BRIDGE_ACTOR), which follows
+    back through the inbox; from then on its stories are public and searchable on Bluesky.
+    Off: the Follow is undone and the bridge blocked, as Bridgy Fed asks, and the bridge
+    removes the Bluesky account. Safe to run again; `followers` shows where each actor is."""
+    from milpa_delivery.bridge import handle_of, opt_in, opt_out
+    from milpa_delivery.remote import RemoteRefused
+
+    actors = Path(settings["OUTPUT_PATH"]) / "ap" / "actors"
+    names = sorted(path.name for path in actors.iterdir()) if actors.is_dir() else []
+    if not names:
+        raise click.ClickException("no actors built: run `python publish.py build` first")
+    if name not in names:
+        raise click.ClickException(f"no actor named {name!r}; the actors are: "
+                                   f"{', '.join(names)}")
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    handle = handle_of(settings, name)
+    if switch == "on":
+        from milpa.bridge import bridge_problems
+
+        document = json.loads((actors / name).read_text(encoding="utf-8"))
+        problems = bridge_problems(document, now(settings), handle)
+        if problems:
+            raise click.ClickException(f"the bridge would not take {name}: "
+                                       f"{'; '.join(problems)}. Nothing was sent.")
+    try:
+        done = asyncio.run((opt_in if switch == "on" else opt_out)(settings, store, name))
+    except RemoteRefused as error:
+        raise click.ClickException(f"cannot reach the bridge: {error}") from None
+    except KeyMissing:
+        raise click.ClickException("no actor key: run `python publish.py keys` first") from None
+    if done.bridging is None:
+        click.echo(f"{name} was never bridged: nothing to send.")
+    elif done.outcome is None:
+        state = f"bridged as @{handle}" if switch == "on" else "off the bridge"
+        click.echo(f"{name} is already {state}: nothing sent.")
+    elif switch == "on":
+        click.echo(f"Asked the bridge to bridge {name} to Bluesky as @{handle}. "
+                   f"{done.outcome} Its Accept and follow back come to the inbox "
+                   "(`python publish.py followers` shows when it is bridged); run this "
+                   "again to resend what could not be delivered.")
+    else:
+        click.echo(f"Told the bridge to stop bridging {name} (Undo of the Follow, and a "
+                   f"Block); the bridge removes its Bluesky account. {done.outcome} Run "
+                   "this again to resend what could not be delivered.")
+
+
 @cli.command("inbox", short_help="Run the inbox alone (production).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))
@@ -495,6 +549,11 @@ def followers_command(settings: dict[str, Any], as_csv: bool) -> None:
         for server, count in sorted(servers.items(), key=lambda item: (-item[1], item[0])):
             click.echo(f"  {count:>6}  {shown(server)}")
     click.echo(f"{total} follows in all.")
+    bridgings = store.bridgings()
+    if not bridgings:
+        click.echo("Bluesky: no actor is bridged (`python publish.py bridge on ACTOR`).")
+    for name, bridging in bridgings.items():
+        click.echo(bridge_status(name, bridging, store.is_follower(name, bridging.bridge)))
 
 
 @cli.command("moderate", short_help="Approve or reject held replies and follows.")

@@ -144,6 +144,13 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_DELIVERY_MAX_ATTEMPTS": 16,
     "MILPA_DELIVERY_MAX_DAYS": 14,
     "MILPA_DELIVERY_READ_TIMEOUT": 10,
+    # Bluesky through Bridgy Fed (`publish.py bridge on|off ACTOR`; no actor is bridged
+    # until asked): the bridge's actor, and the domain its Bluesky handles end in.
+    "MILPA_BRIDGE_ACTOR": "https://bsky.brid.gy/bsky.brid.gy",
+    "MILPA_BRIDGE_HANDLE_DOMAIN": "ap.brid.gy",
+    # The DID of the site's Bluesky account, to use the site's domain as its handle: the
+    # build writes it to /.well-known/atproto-did. None: no such file.
+    "MILPA_ATPROTO_DID": None,
 }
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from filelock import FileLock
 
 from .blocks import is_blocked, normal_blocks
+from .bridge import Bridging
 from .replies import Reply, reply_record, story_key
 
 logger = logging.getLogger(__name__)
@@ -365,6 +366,26 @@ class DataStore:
                 if is_blocked(follower.id, merged):
                     self.remove_follower(actor, follower.id)
         return merged
+
+    # The Bluesky bridge: each actor's opt-in (milpa.bridge), one file per actor.
+
+    def _bridge_file(self, actor: str) -> Path:
+        return self.folder / "bridge" / f"{actor}.json"
+
+    def record_bridging(self, actor: str, bridging: Bridging) -> None:
+        write_atomically(self._bridge_file(actor), json.dumps(
+            asdict(bridging), sort_keys=True, ensure_ascii=False).encode())
+
+    def bridging(self, actor: str) -> Bridging | None:
+        path = self._bridge_file(actor)
+        return Bridging.from_record(json.loads(path.read_text(encoding="utf-8"))) \
+            if path.is_file() else None
+
+    def bridgings(self) -> dict[str, Bridging]:
+        """Every actor that ever opted in, by name."""
+        folder = self.folder / "bridge"
+        return {path.stem: Bridging.from_record(json.loads(path.read_text(encoding="utf-8")))
+                for path in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
 def _digest(text: str) -> str:

@@ -22,6 +22,7 @@ from milpa.activitypub import (
     without_context,
 )
 from milpa.announce import returning_slug, with_edit_time
+from milpa.bridge import ATPROTO_DID_PATH, atproto_did_problem
 from milpa.discovery import (
     JRD_FOLDER,
     host_meta,
@@ -228,3 +229,15 @@ class FediverseGenerator:
         self.write("nodeinfo/2.1", to_json(nodeinfo_document(
             len(self.fediverse.site.stories), len(self.fediverse.actors),
             self.settings.get("SITENAME", ""))))
+        self.write_atproto_did()
+
+    def write_atproto_did(self) -> None:
+        """The DID that makes the site's domain its Bluesky handle, as plain text."""
+        did = setting(self.settings, "MILPA_ATPROTO_DID")
+        if did is None:
+            return
+        problem = atproto_did_problem(did)
+        if problem:  # `check` and `build` say so first; plain `pelican content` stops here
+            logger.error("MILPA_ATPROTO_DID: %s", problem)
+            return
+        self.write(ATPROTO_DID_PATH, did)

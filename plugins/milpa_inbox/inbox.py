@@ -24,6 +24,7 @@ from aiohttp.helpers import parse_mimetype
 
 from milpa.activitypub import ApUrls, follow_answer
 from milpa.blocks import is_blocked
+from milpa.bridge import BRIDGED, REFUSED, Bridging, answers_our_follow, follows_back
 from milpa.logs import service_logger
 from milpa.replies import Reply, edited, reply_from_note, story_key
 from milpa.settings import setting
@@ -108,6 +109,8 @@ class Inbox:
     # when the inbox runs behind a proxy under another name.
     hosts: frozenset[str] = frozenset()
     body_timeout: float = 10.0  # seconds to receive a whole body
+    # MILPA_BRIDGE_ACTOR: its follow back of an actor of ours that opted in is not held.
+    bridge_actor: str | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     deliverer: Deliverer = field(kw_only=True)  # sends what this inbox queues (Accepts)
     verifier: Verifier = field(init=False)
@@ -244,7 +247,11 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
                         since=now_iso(), follow_id=object_id(activity),
                         acct=f"{username}@{urlsplit(follower_id).hostname}"
                         if isinstance(username, str) else None)
-    if inbox.manually_approves:
+    # The bridge following back an actor that asked it to (`publish.py bridge on`) is the
+    # editors' own request answered: not held. Its signature was checked like anyone's.
+    from_bridge = follows_back(await asyncio.to_thread(inbox.store.bridging, name),
+                               follower_id, inbox.bridge_actor)
+    if inbox.manually_approves and not from_bridge:
         inbox.store.save_follow_request(FollowRequest(name, follower, activity))
         logger.info("inbox: %s asks to follow %s (held for moderation)", follower_id, name)
         return
@@ -275,6 +282,29 @@ async def answer_follow_requests(settings: dict[str, Any], base: str,
         store.remove_follow_request(request)  # only once its answer is queued
         answers.append(answer["id"])
     return str(await deliverer(settings, store, base=base).run(only=answers))
+
+
+def record_bridge_answer(store: DataStore, activity: dict[str, Any]) -> str | None:
+    """The bridge's Accept or Reject of our Follow: the actor it names is bridged (or
+    refused). Decided again under the lock, as `bridge off` may be writing. Returns the
+    actor's name, or None when the activity answers no Follow of ours."""
+    status = BRIDGED if activity["type"] == "Accept" else REFUSED
+    for name, bridging in store.bridgings().items():
+        if answers_our_follow(bridging, activity):
+            with store.locked("bridge"):
+                current: Bridging | None = store.bridging(name)
+                if current is not None and answers_our_follow(current, activity):
+                    store.record_bridging(name, replace(current, status=status,
+                                                        since=now_iso()))
+                    return name
+    return None
+
+
+async def on_answer(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """An Accept or Reject: only the bridge's answer to our Follow of it means anything."""
+    name = await asyncio.to_thread(record_bridge_answer, inbox.store, activity)
+    if name is not None:
+        logger.info("inbox: the bridge answered %s's Follow: %s", name, activity["type"])
 
 
 REACTIONS = {"Like": "likes", "Announce": "boosts"}
@@ -407,6 +437,8 @@ HANDLERS: dict[str, Callable[[Inbox, dict[str, Any]], Awaitable[None]]] = {
     "Like": on_reaction,
     "Announce": on_reaction,
     "Move": on_move,
+    "Accept": on_answer,
+    "Reject": on_answer,
 }
 
 
@@ -455,6 +487,7 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                      body_timeout=setting(settings, "MILPA_INBOX_BODY_TIMEOUT"),
                      held_per_actor=setting(settings, "MILPA_REPLIES_HELD_PER_ACTOR"),
                      held_total=setting(settings, "MILPA_REPLIES_HELD_TOTAL"),
+                     bridge_actor=setting(settings, "MILPA_BRIDGE_ACTOR"),
                      deliverer=deliverer(settings, store, base=base))
 
     return make

@@ -46,6 +46,7 @@ PATH_TYPES = (
     (".well-known/host-meta", XRD_TYPE),
     (".well-known/nodeinfo", "application/json"),
     ("nodeinfo/", NODEINFO_TYPE),
+    (".well-known/atproto-did", "text/plain; charset=utf-8"),
 )
 
 

@@ -28,6 +28,7 @@ from pelican.log import console as pelican_console
 from pelican.settings import read_settings
 from pelican.utils import slugify
 
+from milpa.bridge import atproto_did_problem
 from milpa.checks import Problem, SiteCheck
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
@@ -93,8 +94,15 @@ def _key_problems(settings: Mapping[str, Any]) -> list[Problem]:
     return [Problem(Path(setting(settings, "MILPA_KEYS_PATH")), 0, exposure)]
 
 
+def _did_problems(settings: Mapping[str, Any]) -> list[Problem]:
+    did = setting(settings, "MILPA_ATPROTO_DID")
+    problem = None if did is None else atproto_did_problem(did)
+    return [Problem(Path("MILPA_ATPROTO_DID"), 0, problem)] if problem else []
+
+
 def check(settings: Mapping[str, Any]) -> list[Problem]:
-    return _key_problems(settings) + SiteCheck(settings, site_slugify(settings)).run()
+    return _key_problems(settings) + _did_problems(settings) + \
+        SiteCheck(settings, site_slugify(settings)).run()
 
 
 class _Errors(logging.Handler):
@@ -320,7 +328,8 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     """
     started = time.perf_counter()
     site = SiteCheck(settings, site_slugify(settings))
-    problems = [p for p in _key_problems(settings) + site.run() if p.blocks_build]
+    problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
+                if p.blocks_build]
     sources = {s.path.resolve(): s for s in site.sources}
     site_wide = [str(p) for p in problems if p.path.resolve() not in sources]
     if site_wide:
