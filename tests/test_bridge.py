@@ -43,6 +43,7 @@ from milpa.state import DataStore
 
 from .conftest import MiniSite, photo_with_secrets, settings_file, story
 from .servers import serving
+from .test_editor_rules import plain_pelican
 from .test_federation import caddy_site, nginx_site  # noqa: F401 (fixtures)
 from .test_inbox import Site, post_signed, run, wait_for
 
@@ -282,6 +283,18 @@ def test_only_the_bridge_itself_gets_past_the_held_follows(world: World) -> None
                                           "actor": bridge.actor_id,
                                           "object": site.actor()})) == 202
     assert [f.id for f in site.store.followers("stories")] == [bridge.actor_id]
+    wait_for(lambda: bridge.kinds()[-1] == "Accept")  # ours, of its follow back
+
+
+def test_a_bridge_address_that_is_not_the_bridges_own_id_is_refused(world: World) -> None:
+    settings = world.mini.base / "pelicanconf.py"
+    settings.write_text(settings.read_text().replace(
+        repr(world.bridge.actor_id), repr(f"{world.bridge.actor_id}?via=elsewhere")))
+    sys.modules.pop("pelicanconf", None)
+    refused = cli("bridge", "on", "ixchel_tzoc")
+    assert refused.exit_code == 1
+    assert "MILPA_BRIDGE_ACTOR must be the bridge actor's own URL" in refused.output
+    assert world.bridge.received == [] and world.bridging("ixchel_tzoc") is None
 
 
 def test_the_command_names_the_actors_there_are_and_what_the_bridge_requires(
@@ -390,6 +403,15 @@ def test_a_bad_did_stops_check_and_build(site: MiniSite) -> None:
 async def fetch(url: str) -> tuple[str, str]:
     async with aiohttp.ClientSession() as http, http.get(url) as response:
         return response.headers["Content-Type"], await response.text()
+
+
+def test_plain_pelican_stops_at_a_bad_did_too(site: MiniSite) -> None:
+    (site.base / "pelicanconf.py").write_text(settings_file(MILPA_ATPROTO_DID="did:web:a/b"))
+    site.add("stories/a.md", story("Agua"))
+    done = plain_pelican(site)
+    assert done.returncode == 1
+    assert "ERROR    MILPA_ATPROTO_DID: 'did:web:a/b' is not an" in done.stdout  # (wrapped)
+    assert not (site.output / ".well-known/atproto-did").exists()
 
 
 @pytest.mark.parametrize("server", ["nginx_site", "caddy_site"])

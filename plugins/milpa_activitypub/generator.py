@@ -99,8 +99,10 @@ class FediverseGenerator:
         self._folders: set[Path] = set()
         # What followers were told, by story (read only): ids and edit times.
         self.ledger: dict[str, Any] = {}
+        self.atproto_did: str | None = None
 
     def generate_context(self) -> None:
+        self.read_atproto_did()
         keys = Path(setting(self.settings, "MILPA_KEYS_PATH"))
         try:
             self.public_key = read_public_key(keys)
@@ -229,15 +231,15 @@ class FediverseGenerator:
         self.write("nodeinfo/2.1", to_json(nodeinfo_document(
             len(self.fediverse.site.stories), len(self.fediverse.actors),
             self.settings.get("SITENAME", ""))))
-        self.write_atproto_did()
+        if self.atproto_did:  # the site's domain as a Bluesky handle
+            self.write(ATPROTO_DID_PATH, self.atproto_did)
 
-    def write_atproto_did(self) -> None:
-        """The DID that makes the site's domain its Bluesky handle, as plain text."""
+    def read_atproto_did(self) -> None:
+        """Before anything is written: `check` and `build` refuse a bad DID first, and
+        plain `pelican content` stops on this error before writing."""
         did = setting(self.settings, "MILPA_ATPROTO_DID")
-        if did is None:
-            return
-        problem = atproto_did_problem(did)
-        if problem:  # `check` and `build` say so first; plain `pelican content` stops here
+        problem = None if did is None else atproto_did_problem(did)
+        if problem:
             logger.error("MILPA_ATPROTO_DID: %s", problem)
-            return
-        self.write(ATPROTO_DID_PATH, did)
+        else:
+            self.atproto_did = did

@@ -24,7 +24,7 @@ from aiohttp.helpers import parse_mimetype
 
 from milpa.activitypub import ApUrls, follow_answer
 from milpa.blocks import is_blocked
-from milpa.bridge import BRIDGED, REFUSED, Bridging, answers_our_follow, follows_back
+from milpa.bridge import BRIDGED, REFUSED, answers_our_follow, follows_back
 from milpa.logs import service_logger
 from milpa.replies import Reply, edited, reply_from_note, story_key
 from milpa.settings import setting
@@ -286,17 +286,14 @@ async def answer_follow_requests(settings: dict[str, Any], base: str,
 
 def record_bridge_answer(store: DataStore, activity: dict[str, Any]) -> str | None:
     """The bridge's Accept or Reject of our Follow: the actor it names is bridged (or
-    refused). Decided again under the lock, as `bridge off` may be writing. Returns the
-    actor's name, or None when the activity answers no Follow of ours."""
+    refused). Under the lock `bridge on|off` write with. Returns the actor's name, or None
+    when the activity answers no Follow of ours."""
     status = BRIDGED if activity["type"] == "Accept" else REFUSED
-    for name, bridging in store.bridgings().items():
-        if answers_our_follow(bridging, activity):
-            with store.locked("bridge"):
-                current: Bridging | None = store.bridging(name)
-                if current is not None and answers_our_follow(current, activity):
-                    store.record_bridging(name, replace(current, status=status,
-                                                        since=now_iso()))
-                    return name
+    with store.locked("bridge"):
+        for name, bridging in store.bridgings().items():
+            if answers_our_follow(bridging, activity):
+                store.record_bridging(name, replace(bridging, status=status, since=now_iso()))
+                return name
     return None
 
 
