@@ -55,7 +55,7 @@ import click
 from markupsafe import Markup
 
 from milpa.archives import ArchiveError, read_mastodon, read_x, story_markdown, x_account_name
-from milpa.bridge import bridge_status
+from milpa.bridge import bridge_problems, bridge_status
 from milpa.checks import media_files, say
 from milpa.csvfiles import followers_csv, read_domain_blocks
 from milpa.discovery import host_of
@@ -457,8 +457,6 @@ def bridge_command(settings: dict[str, Any], switch: str, name: str) -> None:
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     handle = handle_of(settings, name)
     if switch == "on":
-        from milpa.bridge import bridge_problems
-
         document = json.loads((actors / name).read_text(encoding="utf-8"))
         problems = bridge_problems(document, now(settings), handle)
         if problems:
