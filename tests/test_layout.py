@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_inbox.keys",
-                   "milpa_inbox.signatures", "milpa_inbox.server", "milpa_delivery.announce",
+                   "milpa_inbox.signatures", "milpa_inbox.server", "milpa_inbox.quotes",
+                   "milpa_delivery.announce",
                    "milpa_delivery.deliverer", "milpa_delivery.queue", "milpa_delivery.guard",
                    "milpa_delivery.remote"]
 
