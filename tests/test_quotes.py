@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -22,6 +24,7 @@ from milpa.stamps import StampStore
 from milpa.state import DataStore
 from milpa_delivery.queue import DeliveryQueue
 from milpa_site.build import BuildFailed
+from milpa_stories.fields import read_story_fields
 
 from .conftest import MiniSite, story
 from .servers import serving
@@ -300,18 +303,41 @@ def test_a_forged_requester_gets_401_and_nothing_is_queued(public_site: Site,
     assert site.queued() == 0 and site.stamps() == 0 and remote.answers() == []
 
 
-@pytest.mark.parametrize("case", ["no instrument", "instrument elsewhere", "not ours",
-                                  "someone else's post", "does not quote it", "post missing"])
+@pytest.fixture
+def elsewhere() -> Iterator[dict[str, dict[str, Any]]]:
+    """Another server (another origin), serving whatever posts the test puts here."""
+    posts: dict[str, dict[str, Any]] = {}
+
+    def app(base: str) -> web.Application:
+        async def post(request: web.Request) -> web.Response:
+            return web.json_response({**posts["post"], "id": f"{base}{request.path}"},
+                                     content_type=ACTIVITY_JSON)
+
+        made = web.Application()
+        made.router.add_get("/statuses/{post}", post)
+        return made
+
+    with serving(app) as base:
+        posts["base"] = {"url": base}
+        yield posts
+
+
+@pytest.mark.parametrize("case", ["no instrument", "instrument elsewhere", "request elsewhere",
+                                  "not ours", "someone else's post", "does not quote it",
+                                  "post missing"])
 def test_malformed_requests_get_a_4xx_and_nothing_is_stored(
-        public_site: Site, remote: QuotingPeer, case: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+        public_site: Site, remote: QuotingPeer, elsewhere: dict[str, dict[str, Any]],
+        case: str, caplog: pytest.LogCaptureFixture) -> None:
     site, target = public_site, public_site.story()
     request = remote.request(8, target, remote.post(8, 1, target))
     expected = 400
     if case == "no instrument":
         del request["instrument"]
-    elif case == "instrument elsewhere":
-        request["instrument"] = "http://127.0.0.2:9/statuses/1"
+    elif case == "instrument elsewhere":  # a post on another server claiming to be actor 8's
+        elsewhere["post"] = {**remote.posts[request["instrument"]]}
+        request["instrument"] = f"{elsewhere['base']['url']}/statuses/1"
+    elif case == "request elsewhere":
+        request["id"] = f"{elsewhere['base']['url']}/quote-request"
     elif case == "not ours":
         request["object"] = f"{site.base}/ap/objects/es/nothing"
         expected = 404
@@ -338,3 +364,25 @@ def test_stamps_per_actor_are_capped(mini_site: MiniSite, remote: QuotingPeer) -
         assert ask(site, remote, 11)[0] == 202
         wait_for(lambda: len(remote.answers()) == 4)
         assert site.stamps() == 3
+
+
+def test_a_stamp_is_read_only_by_names_that_are_digests(tmp_path: Path) -> None:
+    stamps = StampStore(tmp_path)
+    planted = {"requester": "r", "instrument": "i", "target": "t", "story": "es/agua",
+               "author": "a"}
+    (tmp_path / "planted.json").write_text(json.dumps(planted))  # data/, beside the stamps
+    assert stamps.read("..", "planted") is None
+
+
+def test_the_build_reports_a_bad_quote_policy_by_line_too(
+        mini_site: MiniSite, caplog: pytest.LogCaptureFixture) -> None:
+    """The plugin's own guard, for when a story reaches Pelican without `check`."""
+    path = mini_site.add("stories/agua.md", agua("everyone"))
+    story_object = SimpleNamespace(
+        metadata={"quote-policy": "everyone"}, settings=mini_site.settings(),
+        source_path=str(path), lang="es", date=None)
+    read_story_fields(story_object)
+    assert story_object.quote_policy is None
+    [record] = [r for r in caplog.records if "Quote-Policy" in r.getMessage()]
+    assert record.levelname == "ERROR" and "agua.md:7: Quote-Policy: 'everyone'" in \
+        record.getMessage()
