@@ -368,8 +368,8 @@ def test_stamps_per_actor_are_capped(mini_site: MiniSite, remote: QuotingPeer) -
 
 def test_a_stamp_is_read_only_by_names_that_are_digests(tmp_path: Path) -> None:
     stamps = StampStore(tmp_path)
-    planted = {"requester": "r", "instrument": "i", "target": "t", "story": "es/agua",
-               "author": "a"}
+    planted = {"requester": "r", "instrument": "i", "target": "t", "author": "a"}
+    stamps.root.mkdir()
     (tmp_path / "planted.json").write_text(json.dumps(planted))  # data/, beside the stamps
     assert stamps.read("..", "planted") is None
 

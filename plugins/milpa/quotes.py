@@ -19,8 +19,8 @@ from .activitypub import AS_CONTEXT, PUBLIC, ApUrls
 from .i18n import N_
 from .stories import FieldError
 
-# author: only the story's own actor; followers: also whoever follows that actor here;
-# public: anyone; nobody: not even the author.
+# author: only the story's own actor; followers: whoever follows that actor here; public:
+# anyone; nobody: no one.
 POLICIES: tuple[str, ...] = ("author", "followers", "public", "nobody")
 FEP_044F = "https://w3id.org/fep/044f#"
 STAMP_CONTEXT: list[Any] = [AS_CONTEXT, {

@@ -30,7 +30,6 @@ class Stamp:
     requester: str  # the quoting actor
     instrument: str  # the quoting post
     target: str  # our story's id
-    story: str  # LANG/SLUG of that story
     author: str  # our actor that gave it
 
     @property
@@ -70,7 +69,3 @@ class StampStore:
         if path is None or not path.is_file():
             return None
         return Stamp(**json.loads(path.read_text(encoding="utf-8")))
-
-    def count(self, requester: str) -> int:
-        folder = self.root / digest(requester)
-        return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0

@@ -48,15 +48,15 @@ class QuoteDesk:
     remote: RemoteActors
     per_actor: int  # stamps kept per quoting account
 
-    def story(self, story_id: str | None) -> tuple[str, dict[str, Any]] | None:
-        """(LANG/SLUG, built document) of one of our stories, or None."""
+    def story(self, story_id: str | None) -> dict[str, Any] | None:
+        """The built document of one of our stories, or None."""
         prefix = self.urls.story("", "").rstrip("/") + "/"
         key = story_key(story_id[len(prefix):]) if story_id and story_id.startswith(
             prefix) else None
         path = self.objects / key if key else None
         if path is None or not path.is_file():
             return None
-        return key, json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def author_name(self, document: dict[str, Any]) -> str | None:
         author = document.get("attributedTo")
@@ -77,12 +77,9 @@ class QuoteDesk:
             _, requester, target, instrument = request_parts(activity)
         except ValueError as error:
             raise QuoteRefused(400, str(error)) from None
-        found = await asyncio.to_thread(self.story, target)
-        if found is None:
-            raise QuoteRefused(404, "QuoteRequest of a story that is not here")
-        key, document = found
-        name = self.author_name(document)
-        if name is None:
+        document = await asyncio.to_thread(self.story, target)
+        name = self.author_name(document) if document is not None else None
+        if document is None or name is None:
             raise QuoteRefused(404, "QuoteRequest of a story that is not here")
         try:
             actor = await self.remote.document(requester)
@@ -102,7 +99,7 @@ class QuoteDesk:
         if not quotes(post, requester, target):
             raise QuoteRefused(400, "the quoting post is not the requester's or does not "
                                     "quote this story")
-        stamp = Stamp(requester, instrument, target, key, self.urls.actor(name))
+        stamp = Stamp(requester, instrument, target, self.urls.actor(name))
         if not await asyncio.to_thread(self.stamps.save, stamp, self.per_actor):
             return Answer(quote_answer("Reject", self.urls, name, activity), name, inbox)
         return Answer(quote_answer("Accept", self.urls, name, activity,
@@ -111,8 +108,8 @@ class QuoteDesk:
     def stamp_document(self, actor_part: str, stamp_part: str) -> dict[str, Any] | None:
         """A stamp as it is fetched, only while its story exists and still allows it."""
         stamp = self.stamps.read(actor_part, stamp_part)
-        found = self.story(stamp.target) if stamp else None
-        if stamp is None or found is None or not self.allowed(found[1], stamp.requester):
+        document = self.story(stamp.target) if stamp else None
+        if stamp is None or document is None or not self.allowed(document, stamp.requester):
             return None
         return quote_authorization(self.urls.stamp(actor_part, stamp_part), stamp.author,
                                    stamp.instrument, stamp.target)
