@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+import publish
 from milpa.activitypub import ACTIVITY_JSON, PUBLIC
 from milpa.checks import check_site
 from milpa.stamps import StampStore
@@ -260,6 +261,32 @@ def test_an_allowed_quote_gets_an_accept_whose_stamp_is_served_while_allowed(
     assert run(fetch(f"{site.base}/ap/stamps/..%2F..%2Fkeys/x"))[0] == 404
 
 
+def test_announce_withdraws_stamps_their_stories_no_longer_allow(
+        public_site: Site, remote: QuotingPeer, capsys: pytest.CaptureFixture[str]) -> None:
+    site = public_site
+    settings = site.mini.settings(SITEURL=site.base, MILPA_INBOX_ALLOW_LOOPBACK=True)
+    assert ask(site, remote, 12)[0] == 202
+    wait_for(lambda: remote.answers())
+    stamp = remote.answers()[0][0]["result"]
+    publish._announce(settings, dry_run=False, backfill=0)
+    assert site.stamps() == 1  # still allowed: nothing withdrawn
+    site.mini.add("stories/agua.md", agua("author"))
+    site.rebuild()
+    publish._announce(settings, dry_run=True, backfill=0)
+    assert "Would withdraw 1 quote approvals" in capsys.readouterr().out
+    assert site.stamps() == 1
+    publish._announce(settings, dry_run=False, backfill=0)
+    deletes = [(body, signer) for body, signer in remote.peer.received
+               if body.get("type") == "Delete"]
+    assert deletes == [({"@context": "https://www.w3.org/ns/activitystreams",
+                         "id": f"{stamp}#delete", "type": "Delete", "actor": site.actor(),
+                         "to": [PUBLIC], "object": stamp}, site.actor())]
+    assert remote.peer.paths[-1] == "/users/12/inbox"
+    assert site.stamps() == 0 and site.queued() == 0
+    publish._announce(settings, dry_run=False, backfill=0)  # once only
+    assert len([body for body, _ in remote.peer.received if body.get("type") == "Delete"]) == 1
+
+
 def test_the_site_setting_allows_quotes_too(mini_site: MiniSite,
                                             remote: QuotingPeer) -> None:
     for site in serve(mini_site, MILPA_QUOTE_POLICY="public"):
@@ -368,7 +395,7 @@ def test_stamps_per_actor_are_capped(mini_site: MiniSite, remote: QuotingPeer) -
 
 def test_a_stamp_is_read_only_by_names_that_are_digests(tmp_path: Path) -> None:
     stamps = StampStore(tmp_path)
-    planted = {"requester": "r", "instrument": "i", "target": "t", "author": "a"}
+    planted = {"requester": "r", "inbox": "b", "instrument": "i", "target": "t", "author": "a"}
     stamps.root.mkdir()
     (tmp_path / "planted.json").write_text(json.dumps(planted))  # data/, beside the stamps
     assert stamps.read("..", "planted") is None

@@ -103,6 +103,13 @@ def quote_authorization(stamp: str, author: str, instrument: str, target: str
             "interactionTarget": target}
 
 
+def stamp_withdrawal(stamp: str, author: str) -> dict[str, Any]:
+    """The ``Delete`` of a stamp that no longer stands, as Mastodon sends it: the quoting
+    server then stops showing the quote."""
+    return {"@context": AS_CONTEXT, "id": f"{stamp}#delete", "type": "Delete",
+            "actor": author, "to": [PUBLIC], "object": stamp}
+
+
 def quote_answer(kind: str, urls: ApUrls, name: str, request: dict[str, Any],
                  stamp: str | None = None) -> dict[str, Any]:
     """The Accept (naming the stamp as its ``result``) or Reject of a QuoteRequest, from our

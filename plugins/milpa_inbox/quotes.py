@@ -3,21 +3,20 @@
 The policy is the one the built story declares (``output/ap/objects/LANG/SLUG``): what the
 Fediverse reads is what the inbox applies, and a rebuild that narrows it takes effect at
 once, for new requests and for every stamp already given (the stamp is then no longer
-served). The decisions are ``milpa.quotes``; the stamps' files are ``milpa.stamps``.
+served; announce then withdraws it). The decisions are ``milpa.quotes``; the stamps and
+whether each still stands, ``milpa.stamps``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from milpa.activitypub import ApUrls
-from milpa.quotes import quote_allowed, quote_answer, quote_authorization, quotes, request_parts
-from milpa.replies import story_key
-from milpa.stamps import Stamp, StampStore
+from milpa.quotes import quote_answer, quote_authorization, quotes, request_parts
+from milpa.stamps import Stamp, StampStore, allows, author_name, built_story, standing
 from milpa.state import DataStore
 from milpa_delivery.remote import RemoteActors, RemoteRefused
 
@@ -48,28 +47,6 @@ class QuoteDesk:
     remote: RemoteActors
     per_actor: int  # stamps kept per quoting account
 
-    def story(self, story_id: str | None) -> dict[str, Any] | None:
-        """The built document of one of our stories, or None."""
-        prefix = self.urls.story("", "").rstrip("/") + "/"
-        key = story_key(story_id[len(prefix):]) if story_id and story_id.startswith(
-            prefix) else None
-        path = self.objects / key if key else None
-        if path is None or not path.is_file():
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
-
-    def author_name(self, document: dict[str, Any]) -> str | None:
-        author = document.get("attributedTo")
-        prefix = self.urls.actor("")
-        return author[len(prefix):] if isinstance(author, str) and author.startswith(
-            prefix) else None
-
-    def allowed(self, document: dict[str, Any], requester: str) -> bool:
-        name = self.author_name(document)
-        follows = name is not None and self.store.is_follower(name, requester)
-        return quote_allowed(document, requester, self.urls.followers(name) if follows
-                             else None)
-
     async def answer(self, activity: dict[str, Any]) -> Answer:
         """Accept with a stamp or Reject, by the story's policy; QuoteRefused for what is
         not a request about one of our stories. Only an Accept stores anything."""
@@ -77,8 +54,8 @@ class QuoteDesk:
             _, requester, target, instrument = request_parts(activity)
         except ValueError as error:
             raise QuoteRefused(400, str(error)) from None
-        document = await asyncio.to_thread(self.story, target)
-        name = self.author_name(document) if document is not None else None
+        document = await asyncio.to_thread(built_story, self.objects, self.urls, target)
+        name = author_name(document, self.urls) if document is not None else None
         if document is None or name is None:
             raise QuoteRefused(404, "QuoteRequest of a story that is not here")
         try:
@@ -88,7 +65,7 @@ class QuoteDesk:
         inbox = actor.get("inbox")
         if not isinstance(inbox, str):
             raise QuoteRefused(400, "the requester has no inbox")
-        if not await asyncio.to_thread(self.allowed, document, requester):
+        if not await asyncio.to_thread(allows, document, requester, self.urls, self.store):
             return Answer(quote_answer("Reject", self.urls, name, activity), name, inbox)
         # As Mastodon does: the quoting post, read from its own server, must be the
         # requester's and quote this story, or the stamp would vouch for someone else's.
@@ -99,7 +76,7 @@ class QuoteDesk:
         if not quotes(post, requester, target):
             raise QuoteRefused(400, "the quoting post is not the requester's or does not "
                                     "quote this story")
-        stamp = Stamp(requester, instrument, target, self.urls.actor(name))
+        stamp = Stamp(requester, inbox, instrument, target, self.urls.actor(name))
         if not await asyncio.to_thread(self.stamps.save, stamp, self.per_actor):
             return Answer(quote_answer("Reject", self.urls, name, activity), name, inbox)
         return Answer(quote_answer("Accept", self.urls, name, activity,
@@ -108,8 +85,7 @@ class QuoteDesk:
     def stamp_document(self, actor_part: str, stamp_part: str) -> dict[str, Any] | None:
         """A stamp as it is fetched, only while its story exists and still allows it."""
         stamp = self.stamps.read(actor_part, stamp_part)
-        document = self.story(stamp.target) if stamp else None
-        if stamp is None or document is None or not self.allowed(document, stamp.requester):
+        if stamp is None or not standing(stamp, self.objects, self.urls, self.store):
             return None
         return quote_authorization(self.urls.stamp(actor_part, stamp_part), stamp.author,
                                    stamp.instrument, stamp.target)
