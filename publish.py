@@ -383,8 +383,10 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
         if plan.quiet:
             click.echo(f"Would record {len(plan.quiet)} stories and profiles as already "
                        "announced (first run).")
+        _say_fallen_stamps(settings, store)
         return
     announce.enqueue(plan, store)
+    _withdraw_stamps(settings, store)
     total = announce.pending_deliveries(store)
     try:
         if sys.stdout.isatty():
@@ -396,6 +398,23 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
     except KeyMissing:
         raise click.ClickException("no actor key: run `python publish.py keys` first") from None
     click.echo(str(outcome))
+
+
+def _say_fallen_stamps(settings: dict[str, Any], store: DataStore) -> None:
+    from milpa_delivery.withdrawals import fallen_stamps
+
+    fallen = len(fallen_stamps(settings, store))
+    if fallen:
+        click.echo(f"Would withdraw {fallen} quote approvals their stories no longer allow.")
+
+
+def _withdraw_stamps(settings: dict[str, Any], store: DataStore) -> None:
+    """Quote approvals (FEP-044f stamps) whose story no longer allows them: a Delete each."""
+    from milpa_delivery.withdrawals import withdraw_stamps
+
+    withdrawn = withdraw_stamps(settings, store)
+    if withdrawn:
+        click.echo(f"Withdrawing {withdrawn} quote approvals their stories no longer allow.")
 
 
 @cli.command("move", short_help="Move an actor's followers to another account.")

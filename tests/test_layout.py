@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_inbox.keys",
-                   "milpa_inbox.signatures", "milpa_inbox.server", "milpa_delivery.announce",
+                   "milpa_inbox.signatures", "milpa_inbox.server", "milpa_inbox.quotes",
+                   "milpa_delivery.announce",
                    "milpa_delivery.deliverer", "milpa_delivery.queue", "milpa_delivery.guard",
-                   "milpa_delivery.remote", "milpa_delivery.bridge"]
+                   "milpa_delivery.remote", "milpa_delivery.bridge",
+                   "milpa_delivery.withdrawals"]
 
 
 def test_inbox_and_delivery_never_import_pelican() -> None:

@@ -32,8 +32,19 @@ MASTODON_TERMS = {
     "PropertyValue": "schema:PropertyValue",
     "value": "schema:value",
 }
+# Who may quote, reply, like and boost (GoToSocial's terms, which FEP-044f and Mastodon use).
+INTERACTION_TERMS = {
+    "gts": "https://gotosocial.org/ns#",
+    "interactionPolicy": {"@id": "gts:interactionPolicy", "@type": "@id"},
+    "canQuote": {"@id": "gts:canQuote", "@type": "@id"},
+    "canReply": {"@id": "gts:canReply", "@type": "@id"},
+    "canLike": {"@id": "gts:canLike", "@type": "@id"},
+    "canAnnounce": {"@id": "gts:canAnnounce", "@type": "@id"},
+    "automaticApproval": {"@id": "gts:automaticApproval", "@type": "@id"},
+    "manualApproval": {"@id": "gts:manualApproval", "@type": "@id"},
+}
 ACTOR_CONTEXT = [AS_CONTEXT, "https://w3id.org/security/v1", MASTODON_TERMS]
-OBJECT_CONTEXT = [AS_CONTEXT, MASTODON_TERMS]
+OBJECT_CONTEXT = [AS_CONTEXT, {**MASTODON_TERMS, **INTERACTION_TERMS}]
 
 
 class ApUrls:
@@ -83,6 +94,10 @@ class ApUrls:
 
     def replies(self, lang: str, slug: str) -> str:
         return f"{self.base}/ap/replies/{lang}/{slug}"
+
+    def stamp(self, actor_part: str, stamp_part: str) -> str:
+        """A quote stamp (FEP-044f), served by the inbox process (milpa.stamps names it)."""
+        return f"{self.base}/ap/stamps/{actor_part}/{stamp_part}"
 
     def path_of(self, url: str) -> str:
         """The output file of a document: its URL's path, without the leading slash."""
@@ -136,6 +151,8 @@ class StoryPost:
     attachments: tuple[Media, ...]
     audience: tuple[str, ...]  # followers collections to cc
     summary: str  # plain text, for an Article's preview
+    # Who may quote it without asking (milpa.quotes.quote_approval); None: its author only.
+    quote_approvers: tuple[str, ...] | None = None
 
 
 def _iso(moment: datetime) -> str:
@@ -208,6 +225,18 @@ def object_type_for(configured: str, content_warning: str) -> str:
     return "Note" if content_warning else configured
 
 
+def interaction_policy(quote_approvers: list[str]) -> dict[str, Any]:
+    """What a story declares (FEP-044f; GoToSocial's ``interactionPolicy``). Quotes: by its
+    policy. Replies, likes and boosts: anyone, with no approval asked, because that is what
+    happens: the inbox keeps every reply (held until an editor shows it on the site: our
+    moderation, not GoToSocial's approval protocol, which Milpa does not speak) and counts
+    every like and boost. ``manualApproval`` would have servers wait for an answer that
+    never comes."""
+    anyone = {"automaticApproval": [PUBLIC]}
+    return {"canQuote": {"automaticApproval": list(quote_approvers)},
+            "canReply": anyone, "canLike": anyone, "canAnnounce": anyone}
+
+
 def story_object(post: StoryPost, urls: ApUrls, object_type: str = "Note") -> dict[str, Any]:
     """A ``Note`` (Mastodon shows all of it) or an ``Article`` with a ``preview`` Note."""
     document: dict[str, Any] = {
@@ -226,6 +255,8 @@ def story_object(post: StoryPost, urls: ApUrls, object_type: str = "Note") -> di
                 for name, href in post.tags],
         "attachment": [_attachment(media) for media in post.attachments],
         "replies": urls.replies(post.lang, post.slug),
+        "interactionPolicy": interaction_policy(
+            [post.attributed_to] if post.quote_approvers is None else list(post.quote_approvers)),
     }
     if post.updated and post.updated != post.published:
         document["updated"] = _iso(post.updated)

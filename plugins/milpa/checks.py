@@ -29,6 +29,7 @@ from .i18n import N_, SOURCE_LANG, editor_text
 from .images import PHOTO_SUFFIXES, ImageTooLarge, opened_within
 from .languages import is_valid_tag
 from .metadata import UNREADABLE, VIDEO, Carried, carried
+from .quotes import quote_policy
 from .references import is_remote, relative_to_cwd, resolve
 from .settings import now, setting, site_zone
 from .stories import (
@@ -312,6 +313,13 @@ class SiteCheck:
                         N_("expired on {when}: it is no longer built; delete the file when "
                            "you no longer need it"), when=f"{ends:%Y-%m-%d %H:%M}"),
                         blocks_build=False, informational=True)
+        policy = header.get("quote-policy")
+        if policy:
+            try:
+                quote_policy(policy)
+            except ValueError as error:
+                self.report(source, header.line_of("quote-policy"),
+                            f"Quote-Policy: {self.field_error(error)}")
         cover = header.get("cover")
         if cover:
             self.check_reference(source, header.line_of("cover"), cover, header.get("cover-alt"),

@@ -114,6 +114,11 @@ DEFAULTS: dict[str, Any] = {
     # Note (Mastodon shows the whole story) or Article (Mastodon shows a title and link).
     "MILPA_OBJECT_TYPE": "Note",
     "MILPA_OUTBOX_PAGE_SIZE": 20,
+    # Who may quote a story (FEP-044f), unless its Quote-Policy says otherwise: author,
+    # followers (of the story's actor), public or nobody. See FEDERATION.md.
+    "MILPA_QUOTE_POLICY": "author",
+    # Quote stamps the inbox keeps per quoting account; past it, its requests are rejected.
+    "MILPA_QUOTE_STAMPS_PER_ACTOR": 200,
     # The inbox: the largest body it reads, and whether it may fetch keys from loopback
     # addresses (only for tests and local previews: it is how SSRF starts).
     "MILPA_INBOX_MAX_BODY": 256 * 1024,

@@ -44,6 +44,7 @@ FIELDS: tuple[StoryField, ...] = (
     StoryField("Slug", "water-returns"),
     StoryField("Translation", "false"),
     StoryField("Status", "draft"),
+    StoryField("Quote-Policy", "followers"),
 )
 # Pelican's own statuses: a draft is neither built nor announced; hidden is built, unlisted.
 STATUSES: tuple[str, ...] = ("published", "draft", "hidden")

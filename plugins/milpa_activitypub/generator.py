@@ -32,6 +32,7 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
+from milpa.quotes import quote_approval, quote_policy
 from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
 
@@ -100,6 +101,8 @@ class FediverseGenerator:
         # What followers were told, by story (read only): ids and edit times.
         self.ledger: dict[str, Any] = {}
         self.atproto_did: str | None = None
+        self.quote_policy = "author"  # the site's, for stories that name none
+        self.original_of: dict[int, Any] = {}  # translation → its original
 
     def generate_context(self) -> None:
         self.read_atproto_did()
@@ -110,8 +113,14 @@ class FediverseGenerator:
             logger.error("no actor key in %s: run `python publish.py keys` to create one",
                          keys)
             return
+        try:
+            self.quote_policy = quote_policy(str(setting(self.settings, "MILPA_QUOTE_POLICY")))
+        except ValueError as error:
+            logger.error("MILPA_QUOTE_POLICY: %s", error)
+            return
         originals = list(self.context.get("articles", []))
         stories = originals + [t for story in originals for t in story.translations]
+        self.original_of = {id(t): story for story in originals for t in story.translations}
         base = site_url(self.settings)
         media = ActorMedia(self.settings, base)
         try:
@@ -171,7 +180,11 @@ class FediverseGenerator:
             writer = fediverse.writer_of(story)
             audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
             kind = object_type_for(object_type, story.content_warning)
-            post = story_post(story, fediverse.base, urls.actor(writer.name), audience, kind)
+            post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
+                                      kind),
+                           quote_approvers=tuple(quote_approval(
+                               self.policy_of(story), urls.actor(writer.name),
+                               urls.followers(writer.name))))
             document = with_edit_time(story_object(post, urls, kind),
                                       self.ledger.get(f"{story.lang}/{story.ap_slug}"),
                                       moment)
@@ -188,6 +201,12 @@ class FediverseGenerator:
         self.write_discovery()
         logger.info("Wrote %d actors and %d stories for the Fediverse", len(fediverse.actors),
                     len(objects))
+
+    def policy_of(self, story: Any) -> str:
+        """Who may quote a story: its own Quote-Policy, else its original's, else the site's."""
+        original = self.original_of.get(id(story))
+        return getattr(story, "quote_policy", None) or \
+            getattr(original, "quote_policy", None) or self.quote_policy
 
     def write_actor(self, actor: Actor, objects: dict[int, dict[str, Any]]) -> None:
         fediverse, urls, name = self.fediverse, self.fediverse.urls, actor.name

@@ -22,19 +22,21 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.helpers import parse_mimetype
 
-from milpa.activitypub import ApUrls, follow_answer
+from milpa.activitypub import ACTIVITY_JSON, ApUrls, follow_answer, to_json
 from milpa.blocks import is_blocked
 from milpa.bridge import BRIDGED, REFUSED, answers_our_follow, follows_back
 from milpa.logs import service_logger
 from milpa.replies import Reply, edited, reply_from_note, story_key
 from milpa.settings import setting
 from milpa.signing import Signer
+from milpa.stamps import StampStore
 from milpa.state import DataStore, Follower, FollowRequest
 from milpa_delivery.deliverer import Deliverer, deliverer
 from milpa_delivery.queue import DeliveryQueue
 from milpa_delivery.remote import RemoteActors, RemoteRefused
 
 from .keys import KeyOwners, origin, own_document
+from .quotes import QuoteDesk, QuoteRefused
 from .signatures import BadSignature, ReplayCache, SignedRequest, Verifier
 
 logger = service_logger(__name__)
@@ -113,10 +115,15 @@ class Inbox:
     bridge_actor: str | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     deliverer: Deliverer = field(kw_only=True)  # sends what this inbox queues (Accepts)
+    stamps_per_actor: int = 200  # quote stamps kept per quoting account
     verifier: Verifier = field(init=False)
+    quotes: QuoteDesk = field(init=False)
 
     def __post_init__(self) -> None:
         self.verifier = Verifier(KeyOwners(self.remote), self.hosts, ReplayCache())
+        self.quotes = QuoteDesk(self.urls, self.actors_folder.parent / "objects", self.store,
+                                StampStore(self.store.folder), self.remote,
+                                self.stamps_per_actor)
 
     def blocked(self, actor_id: str) -> bool:
         """Blocked in the data folder or the settings, after normalising both (milpa.blocks)."""
@@ -424,6 +431,20 @@ async def on_move(inbox: Inbox, activity: dict[str, Any]) -> None:
             logger.info("inbox: %s moved to %s; %s follows the new account", old, new, name)
 
 
+async def on_quote_request(inbox: Inbox, activity: dict[str, Any]) -> None:
+    """A request to quote one of our stories (FEP-044f): answered by the story's policy
+    (``milpa_inbox.quotes``), the answer queued before we answer 202, then delivered."""
+    try:
+        answer = await inbox.quotes.answer(activity)
+    except QuoteRefused as error:
+        raise Refused(error.status, str(error)) from None
+    logger.info("inbox: %s asks to quote %s: %s", object_id(activity["actor"]),
+                object_id(activity.get("object")), answer.activity["type"])
+    await asyncio.to_thread(inbox.deliverer.queue.enqueue, answer.activity, answer.sender,
+                            [answer.inbox])
+    inbox.in_background(inbox.deliver_with_retries(answer.activity["id"]))
+
+
 # What the inbox does with each activity type; every other type is accepted and ignored.
 HANDLERS: dict[str, Callable[[Inbox, dict[str, Any]], Awaitable[None]]] = {
     "Follow": on_follow,
@@ -436,6 +457,7 @@ HANDLERS: dict[str, Callable[[Inbox, dict[str, Any]], Awaitable[None]]] = {
     "Move": on_move,
     "Accept": on_answer,
     "Reject": on_answer,
+    "QuoteRequest": on_quote_request,
 }
 
 
@@ -456,8 +478,19 @@ def add_inbox_routes(app: web.Application, make_inbox: Callable[[], Inbox]) -> N
                 task.cancel()
             await asyncio.gather(*app[INBOX].tasks, return_exceptions=True)
 
+    async def stamp(request: web.Request) -> web.Response:
+        """A quote stamp we gave, while its story still allows it (milpa_inbox.quotes)."""
+        document = await asyncio.to_thread(request.app[INBOX].quotes.stamp_document,
+                                           request.match_info["actor"],
+                                           request.match_info["stamp"])
+        if document is None:
+            raise web.HTTPNotFound(text="no such stamp\n")
+        return web.Response(body=to_json(document), headers={
+            "Content-Type": ACTIVITY_JSON, "Access-Control-Allow-Origin": "*"})
+
     app.router.add_post("/ap/inboxes/{name}", handle)
     app.router.add_post("/ap/inbox", handle)
+    app.router.add_get("/ap/stamps/{actor}/{stamp}", stamp)
     app.cleanup_ctx.append(lifetime)
 
 
@@ -485,6 +518,7 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                      held_per_actor=setting(settings, "MILPA_REPLIES_HELD_PER_ACTOR"),
                      held_total=setting(settings, "MILPA_REPLIES_HELD_TOTAL"),
                      bridge_actor=setting(settings, "MILPA_BRIDGE_ACTOR"),
-                     deliverer=deliverer(settings, store, base=base))
+                     deliverer=deliverer(settings, store, base=base),
+                     stamps_per_actor=setting(settings, "MILPA_QUOTE_STAMPS_PER_ACTOR"))
 
     return make

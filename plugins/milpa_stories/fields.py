@@ -11,6 +11,7 @@ from pelican.urlwrappers import Category, Tag
 from milpa.activitypub import hashtag_name
 from milpa.frontmatter import read_front_matter
 from milpa.languages import is_valid_tag
+from milpa.quotes import quote_policy
 from milpa.references import relative_to_cwd
 from milpa.settings import now, site_zone
 from milpa.stories import expiry_time, parse_bool, status_problem
@@ -48,7 +49,7 @@ def _report(instance: Any, key: str, message: str) -> None:
 
 def read_story_fields(instance: Any) -> None:
     """content_object_init handler: pinned, content warning, schedule, expiry, checked
-    language."""
+    language, quote policy."""
     metadata = instance.metadata
     instance.content_warning = (metadata.get("content-warning") or "").strip()
     instance.pinned = False
@@ -67,6 +68,13 @@ def read_story_fields(instance: Any) -> None:
         instance.pinned = parse_bool(metadata.get("pinned", "false"))
     except ValueError as error:
         _report(instance, "pinned", f"Pinned: {error}")
+    # Its own Quote-Policy, or None: its original's, else the site's (milpa_activitypub).
+    instance.quote_policy = None
+    if metadata.get("quote-policy"):
+        try:
+            instance.quote_policy = quote_policy(metadata["quote-policy"])
+        except ValueError as error:
+            _report(instance, "quote-policy", f"Quote-Policy: {error}")
     if not is_valid_tag(instance.lang):
         _report(instance, "lang", f"Lang: '{instance.lang}' is not a BCP 47 language tag "
                 "(for example es, en, quc, nah)")
