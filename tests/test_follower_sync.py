@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,8 @@ from bovine.crypto import build_validate_http_signature_raw, generate_rsa_public
 from bovine.crypto.signature import Signature
 from bovine.crypto.types import CryptographicIdentifier, CryptographicSecret
 from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 
 import publish
 from milpa.activitypub import ACTIVITY_JSON, ApUrls
@@ -40,6 +43,7 @@ from milpa_delivery.deliverer import Deliverer
 from .conftest import MiniSite, settings_file, story
 from .servers import serving
 from .test_inbox import Site, follow, run, wait_for
+from .test_inbox_trust import Message
 
 SYNC_PARAMETER = re.compile(r'(\w+)="([^"]*)"')
 
@@ -292,6 +296,24 @@ def test_each_server_reads_only_its_own_followers(scene: Scene) -> None:
                             run(get_list(scene.sync_url, far, private=near.private))):
         assert status == 401
         assert "/users/" not in text
+
+
+def test_a_get_signed_with_rfc_9421_is_answered_too(scene: Scene) -> None:
+    message = Message("GET", scene.sync_url, {"Accept": ACTIVITY_JSON})
+    HTTPMessageSigner(
+        signature_algorithm=algorithms.RSA_V1_5_SHA256,
+        key_resolver=MappingKeyResolver(public_keys={}, private_keys={
+            scene.far.key(0): load_pem_private_key(scene.far.private.encode(), None)})
+    ).sign(message, key_id=scene.far.key(0), covered_component_ids=("@method", "@target-uri"),
+           created=datetime.now(UTC), label="sig1")
+
+    async def get() -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http, \
+                http.get(scene.sync_url, headers=message.headers) as response:
+            return response.status, await response.text()
+
+    status, text = run(get())
+    assert status == 200 and json.loads(text)["orderedItems"] == [scene.far.actor(1)]
 
 
 def test_blocked_askers_and_unknown_actors_get_nothing(scene: Scene) -> None:

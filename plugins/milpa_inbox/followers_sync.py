@@ -28,8 +28,6 @@ PATH = "/ap/followers-sync/{name}"
 
 async def signer_of(inbox: Inbox, request: web.Request) -> str:
     """The owner of the key that signed this GET, or Refused (401, 409 for a replay)."""
-    if request.content_length or request.body_exists:
-        raise Refused(400, "a GET has no body")
     scheme = urlsplit(inbox.urls.base).scheme
     signed = SignedRequest(f"{scheme}://{request.host}{request.raw_path}", request.raw_path,
                            request.headers, b"", method="GET")
