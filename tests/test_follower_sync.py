@@ -40,7 +40,7 @@ from milpa.state import DataStore, Follower
 from milpa.sync import FollowerDigests, followers_digest, on_server, partial_followers
 from milpa_delivery.deliverer import Deliverer
 
-from .conftest import MiniSite, settings_file, story
+from .conftest import ROOT, MiniSite, settings_file, story
 from .servers import serving
 from .test_inbox import Site, follow, run, wait_for
 from .test_inbox_trust import Message
@@ -363,3 +363,12 @@ def test_the_header_names_only_the_followers_on_the_inboxs_server(tmp_path: Path
     value = deliverer.sync_value(digests, "stories", "https://a.example/inbox")
     assert value is not None and hand_digest(["https://a.example/users/1"]) in value
     assert deliverer.sync_value(digests, "stories", "not a url") is None
+
+
+def test_the_shipped_server_configurations_pass_the_list_to_the_inbox() -> None:
+    deploy = ROOT / "deploy"
+    nginx = (deploy / "nginx.conf").read_text()
+    block = nginx.split("location ^~ /ap/followers-sync/ {", 1)[1].split("}", 1)[0]
+    assert "proxy_pass http://127.0.0.1:8010;" in block
+    assert "/ap/followers-sync/*" in (deploy / "Caddyfile").read_text().split(
+        "reverse_proxy @inbox", 1)[0]
