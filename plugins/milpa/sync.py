@@ -74,18 +74,23 @@ def addressed_to(activity: Mapping[str, Any], collection: str) -> bool:
 
 class FollowerDigests:
     """Digests per (actor, server), each computed once: one per delivery run, so a run
-    reads an actor's followers once however many servers it reaches. Deliveries made in
-    the same run see the followers as they were at its start."""
+    reads an actor's followers once however many servers it reaches, and sorts them by
+    server once (a digest then costs the followers on that server, not all of them).
+    Deliveries made in the same run see the followers as they were at its start."""
 
     def __init__(self, followers_of: Callable[[str], Iterable[str]]) -> None:
         self.followers_of = followers_of
-        self._ids: dict[str, list[str]] = {}
+        self._by_server: dict[str, dict[str | None, list[str]]] = {}
         self._digests: dict[tuple[str, str], str] = {}
 
     def digest(self, actor: str, prefix: str) -> str:
         key = (actor, prefix)
         if key not in self._digests:
-            if actor not in self._ids:
-                self._ids[actor] = list(self.followers_of(actor))
-            self._digests[key] = followers_digest(partial_followers(self._ids[actor], prefix))
+            if actor not in self._by_server:
+                grouped: dict[str | None, list[str]] = {}
+                for follower in self.followers_of(actor):
+                    grouped.setdefault(server_prefix(follower), []).append(follower)
+                self._by_server[actor] = grouped
+            self._digests[key] = followers_digest(partial_followers(
+                self._by_server[actor].get(prefix, ()), prefix))
         return self._digests[key]
