@@ -41,6 +41,7 @@ from milpa.sync import FollowerDigests, followers_digest, on_server, partial_fol
 from milpa_delivery.deliverer import Deliverer
 
 from .conftest import ROOT, MiniSite, settings_file, story
+from .conftest import run as cli_run
 from .servers import serving
 from .test_inbox import Site, follow, run, wait_for
 from .test_inbox_trust import Message
@@ -372,3 +373,15 @@ def test_the_shipped_server_configurations_pass_the_list_to_the_inbox() -> None:
     assert "proxy_pass http://127.0.0.1:8010;" in block
     assert "/ap/followers-sync/*" in (deploy / "Caddyfile").read_text().split(
         "reverse_proxy @inbox", 1)[0]
+
+
+def test_the_production_inbox_serves_the_list_too(site: MiniSite,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`publish.py inbox` (behind nginx or Caddy) answers the route, signed GETs only."""
+    assert cli_run("build").exit_code == 0
+    apps: list[web.Application] = []
+    monkeypatch.setattr(publish, "_run_server", lambda app, *rest: apps.append(app))
+    assert cli_run("inbox").exit_code == 0
+    with serving(apps[0]) as base:
+        status, text, _ = run(get_list(f"{base}/ap/followers-sync/stories", None))
+    assert status == 401 and "not signed" in text

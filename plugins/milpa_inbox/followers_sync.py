@@ -55,7 +55,7 @@ async def partial_collection(inbox: Inbox, request: web.Request) -> web.Response
                   "totalItems": len(items), "orderedItems": items}
     # Private: for this asker only, never kept by a shared cache or read by a page script.
     return web.Response(body=json.dumps(collection).encode(), content_type=ACTIVITY_JSON,
-                        headers={"Cache-Control": "private, no-store", "Vary": "Signature"})
+                        headers={"Cache-Control": "private, no-store"})
 
 
 def add_followers_sync_route(app: web.Application) -> None:
