@@ -71,6 +71,8 @@ class SyncPeer:
     fetched: list[list[str]] = field(default_factory=list)  # partial lists it read
     undone: list[str] = field(default_factory=list)  # its users it sent Undo Follow for
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    looked_up: list[str] = field(default_factory=list)  # actor documents others read
+    key_documents: bool = False  # keys at /keys/N (owner: /users/N), as GoToSocial has them
 
     def __post_init__(self) -> None:
         self.public, self.private = generate_rsa_public_private_key()
@@ -79,6 +81,8 @@ class SyncPeer:
         return f"{self.base}/users/{number}"
 
     def key(self, number: int) -> str:
+        if self.key_documents:
+            return f"{self.base}/keys/{number}"
         return f"{self.actor(number)}#main-key"
 
     def app(self, base: str) -> web.Application:
@@ -86,12 +90,19 @@ class SyncPeer:
 
         async def actor(request: web.Request) -> web.Response:
             actor_id = self.actor(int(request.match_info["number"]))
+            self.looked_up.append(actor_id)
             return web.json_response({
                 "@context": "https://www.w3.org/ns/activitystreams", "id": actor_id,
                 "type": "Person", "preferredUsername": "peer", "inbox": f"{actor_id}/inbox",
                 "endpoints": {"sharedInbox": f"{base}/inbox"},
-                "publicKey": {"id": f"{actor_id}#main-key", "owner": actor_id,
-                              "publicKeyPem": self.public}}, content_type=ACTIVITY_JSON)
+                "publicKey": {"id": self.key(int(request.match_info["number"])),
+                              "owner": actor_id, "publicKeyPem": self.public}},
+                content_type=ACTIVITY_JSON)
+
+        async def key(request: web.Request) -> web.Response:
+            number = int(request.match_info["number"])
+            return web.json_response({"id": self.key(number), "owner": self.actor(number),
+                                      "publicKeyPem": self.public}, content_type=ACTIVITY_JSON)
 
         async def inbox(request: web.Request) -> web.Response:
             body = await request.read()
@@ -120,6 +131,7 @@ class SyncPeer:
 
         app = web.Application()
         app.router.add_get("/users/{number}", actor)
+        app.router.add_get("/keys/{number}", key)
         app.router.add_post("/inbox", inbox)
         app.router.add_post("/users/{number}/inbox", inbox)
         return app
@@ -321,8 +333,23 @@ def test_blocked_askers_and_unknown_actors_get_nothing(scene: Scene) -> None:
     scene.site.store.add_blocks(actors=[scene.far.actor(0)])
     status, text, _ = run(get_list(scene.sync_url, scene.far))
     assert status == 403 and "/users/" not in text
+    assert scene.far.actor(0) not in scene.far.looked_up  # its key was not even fetched
     status, _, _ = run(get_list(f"{scene.site.base}/ap/followers-sync/nobody", scene.near))
     assert status == 404
+
+
+def test_a_blocked_actor_is_refused_whatever_its_key_is_called(scene: Scene) -> None:
+    """A key in a document of its own does not carry its owner's name: the owner, known
+    once the signature is verified, is checked against the blocks too."""
+    scene.far.key_documents = True
+    # Another list than the one asked for below: the peer's users share one key, and the
+    # same request in the same second would make the same signature (a replay).
+    status, text, _ = run(get_list(f"{scene.site.base}/ap/followers-sync/ixchel_tzoc",
+                                   scene.far))
+    assert status == 200 and json.loads(text)["orderedItems"] == []
+    scene.site.store.add_blocks(actors=[scene.far.actor(2)])
+    status, text, _ = run(get_list(scene.sync_url, scene.far, number=2))
+    assert status == 403 and "/users/" not in text
 
 
 def test_the_digest_is_fep_8fcfs() -> None:

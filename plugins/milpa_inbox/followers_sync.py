@@ -14,16 +14,31 @@ import json
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from bovine.crypto.signature import Signature
+from multidict import CIMultiDictProxy
 
 from milpa.activitypub import ACTIVITY_JSON
 from milpa.logs import service_logger
 from milpa.sync import partial_followers, server_prefix
 
 from .inbox import INBOX, Inbox, Refused
-from .signatures import BadSignature, SignedRequest
+from .keys import origin
+from .signatures import BadSignature, SignedRequest, signature_params
 
 logger = service_logger(__name__)
 PATH = "/ap/followers-sync/{name}"
+
+
+def claimed_key_id(headers: CIMultiDictProxy[str]) -> str | None:
+    """The key id a request names, before anything is verified; None if unreadable."""
+    try:
+        if "signature-input" in headers:
+            key_id = signature_params(headers["signature-input"]).get("keyid")
+        else:
+            key_id = Signature.from_signature_header(headers.get("signature", "")).key_id
+    except (BadSignature, ValueError, KeyError, IndexError):  # bovine's parser raises these
+        return None
+    return key_id if origin(key_id) is not None else None
 
 
 async def signer_of(inbox: Inbox, request: web.Request) -> str:
@@ -41,6 +56,9 @@ async def partial_collection(inbox: Inbox, request: web.Request) -> web.Response
     name = request.match_info["name"]
     if not inbox.actor_exists(name):
         raise Refused(404, "no such actor")
+    claimed = claimed_key_id(request.headers)
+    if claimed is not None and inbox.blocked(claimed):  # its server is not even asked
+        raise Refused(403, "blocked")
     asker = await signer_of(inbox, request)
     if inbox.blocked(asker):
         raise Refused(403, "blocked")
