@@ -4,11 +4,11 @@ The one way anything we send leaves: stories, profile changes, moves, Accepts an
 Each POST carries ``Digest: SHA-256=…`` (the form Mastodon sends and strict verifiers
 want), signed with the digest, never follows a redirect (a 3xx is a failed delivery), and
 connects only where the address guard allows. A delivery of an activity addressed to its
-sender's followers also carries, signed, FEP-8fcf's ``Collection-Synchronization`` for the
-inbox's server (``milpa.sync``; digests made once per run). A delivery removes its queue file; a
-failure writes the next try into it (backoff from a minute to a day, or what the server
-asks), so whoever runs the queue next — this process later, `publish.py announce` — picks
-up exactly what is left.
+sender's followers also carries, signed, FEP-8fcf's ``Collection-Synchronization`` for
+the inbox's server (``milpa.sync``; digests made once per run). A delivery removes its
+queue file; a failure writes the next try into it (backoff from a minute to a day, or
+what the server asks), so whoever runs the queue next — this process later,
+`publish.py announce` — picks up exactly what is left.
 """
 
 from __future__ import annotations

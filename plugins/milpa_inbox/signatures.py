@@ -2,9 +2,10 @@
 
 Whatever the format, the signature must cover the method and target (query included),
 our host, the time it was made (``date``, or ``created`` in RFC 9421) and, for a POST,
-the body's digest, and the digest that is checked against the body is the one the signature covers:
-an extra, unsigned digest header proves nothing. The key comes from ``KeyOwners`` (whose
-rules say who owns it); a signature value seen before is a replay and is refused.
+the body's digest, and the digest that is checked against the body is the one the
+signature covers: an extra, unsigned digest header proves nothing. The key comes from
+``KeyOwners`` (whose rules say who owns it); a signature value seen before is a replay
+and is refused.
 Every malformed input is a ``BadSignature``, never an exception of the parser's own.
 """
 
