@@ -519,11 +519,13 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
                                    "build -s publishconf.py` first")
     from aiohttp import web  # the server stack loads only for these commands
 
+    from milpa_inbox.followers_sync import add_followers_sync_route
     from milpa_inbox.inbox import add_inbox_routes
     from milpa_inbox.web import add_follow_route
 
     app = web.Application()
     add_inbox_routes(app, _inbox_or_fail(settings, output, site_url(settings)))
+    add_followers_sync_route(app)
     add_follow_route(app, site_url(settings))
     _run_server(app, host, port, f"Inbox for {site_url(settings)} listening on "
                 f"http://{host}:{port}/ (Ctrl-C to stop)", settings)

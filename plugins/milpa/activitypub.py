@@ -75,6 +75,10 @@ class ApUrls:
     def followers(self, name: str) -> str:
         return f"{self.base}/ap/followers/{name}"
 
+    def followers_sync(self, name: str) -> str:
+        # Served by the inbox process (FEP-8fcf), not the build: it depends on who asks.
+        return f"{self.base}/ap/followers-sync/{name}"
+
     def following(self, name: str) -> str:
         return f"{self.base}/ap/following/{name}"
 

@@ -3,10 +3,12 @@
 The one way anything we send leaves: stories, profile changes, moves, Accepts and Rejects.
 Each POST carries ``Digest: SHA-256=…`` (the form Mastodon sends and strict verifiers
 want), signed with the digest, never follows a redirect (a 3xx is a failed delivery), and
-connects only where the address guard allows. A delivery removes its queue file; a
-failure writes the next try into it (backoff from a minute to a day, or what the server
-asks), so whoever runs the queue next — this process later, `publish.py announce` — picks
-up exactly what is left.
+connects only where the address guard allows. A delivery of an activity addressed to its
+sender's followers also carries, signed, FEP-8fcf's ``Collection-Synchronization`` for
+the inbox's server (``milpa.sync``; digests made once per run). A delivery removes its
+queue file; a failure writes the next try into it (backoff from a minute to a day, or
+what the server asks), so whoever runs the queue next — this process later,
+`publish.py announce` — picks up exactly what is left.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from milpa.logs import service_logger
 from milpa.settings import setting, site_url
 from milpa.signing import Signer
 from milpa.state import DataStore, write_atomically
+from milpa.sync import FollowerDigests, addressed_to, server_prefix, sync_header
 from milpa_delivery.guard import guarded_session, refused_by_guard
 from milpa_delivery.queue import DeliveryQueue
 
@@ -97,18 +100,21 @@ class Deliverer:
         self.down: set[str] = set()  # hosts that did not answer in this run
 
     async def post(self, http: aiohttp.ClientSession, secret: CryptographicSecret, inbox: str,
-                   body: bytes, digest: str) -> aiohttp.ClientResponse:
+                   body: bytes, digest: str, sync: str | None = None
+                   ) -> aiohttp.ClientResponse:
         """The body and its digest are made once per activity; the signature per inbox."""
         host, target = host_target_from_url(inbox)
         date = formatdate(usegmt=True)
         signature = (build_signature(host, "post", target).with_field("date", date)
                      .with_field("digest", digest).with_field("content-type", ACTIVITY_JSON))
+        if sync is not None:  # signed, as Mastodon signs it: the receiver can believe it
+            signature.with_field("collection-synchronization", sync)
         headers = {**signature.headers, "signature": signature.sign_for_http_draft(secret)}
         return await http.post(inbox, data=body, headers=headers, allow_redirects=False)
 
     async def deliver_item(self, http: aiohttp.ClientSession, secret: CryptographicSecret,
-                           body: bytes, digest: str, item_file: Path, item: dict[str, Any]
-                           ) -> None:
+                           body: bytes, digest: str, item_file: Path, item: dict[str, Any],
+                           sync: str | None = None) -> None:
         inbox = item["inbox"]
         host = urlsplit(inbox).netloc
         semaphore = self.hosts.setdefault(host, asyncio.Semaphore(self.per_host))
@@ -119,7 +125,8 @@ class Deliverer:
                 self.on_progress()
                 return
             try:
-                async with await self.post(http, secret, inbox, body, digest) as response:
+                async with await self.post(http, secret, inbox, body, digest,
+                                           sync) as response:
                     status, retry_after = response.status, response.headers.get("Retry-After")
             except (aiohttp.ClientError, TimeoutError) as error:
                 reason = str(error) or type(error).__name__
@@ -161,6 +168,14 @@ class Deliverer:
             logger.info("delivery: %s: %s; trying again after %s", inbox,
                         status or reason, later.isoformat(timespec="seconds"))
 
+    def sync_value(self, digests: FollowerDigests, sender: str, inbox: str) -> str | None:
+        """FEP-8fcf's header for one delivery: ``sender``'s followers on ``inbox``'s server."""
+        prefix = server_prefix(inbox)
+        if prefix is None:
+            return None
+        return sync_header(self.urls.followers(sender), self.urls.followers_sync(sender),
+                           digests.digest(sender, prefix))
+
     async def run(self, only: Collection[str] | None = None,
                   http: aiohttp.ClientSession | None = None) -> Outcome:
         """Deliver what is due: the whole queue, or the activities whose ids are ``only``.
@@ -175,6 +190,7 @@ class Deliverer:
         timeout = aiohttp.ClientTimeout(total=3 * self.read_timeout, sock_connect=5,
                                         sock_read=self.read_timeout)
         folders = self.queue.folders(only)
+        digests = FollowerDigests(lambda name: [f.id for f in self.store.followers(name)])
         async with AsyncExitStack() as opened:
             if http is None:
                 http = await opened.enter_async_context(
@@ -190,11 +206,14 @@ class Deliverer:
                         digest = body_digest(body)
                         secret = CryptographicSecret(self.urls.key(entry.sender),
                                                      self.private_key)
+                        synced = addressed_to(entry.activity, self.urls.followers(entry.sender))
                         for item_file, item in entry.items:
                             if item["next_try"] and item["next_try"] > now:
                                 self.outcome.retried_later += 1
                                 continue
-                            work.append((secret, body, digest, item_file, item))
+                            sync = self.sync_value(digests, entry.sender, item["inbox"]) \
+                                if synced else None
+                            work.append((secret, body, digest, item_file, item, sync))
                     await asyncio.gather(*(self.deliver_item(http, *job) for job in work))
         self.queue.tidy(None if only is None else folders)
         self.outcome.seconds = time.perf_counter() - started

@@ -1,10 +1,11 @@
 """Does a request carry a signature we believe? draft-cavage and RFC 9421, one policy.
 
 Whatever the format, the signature must cover the method and target (query included),
-our host, the time it was made (``date``, or ``created`` in RFC 9421) and the body's
-digest, and the digest that is checked against the body is the one the signature covers:
-an extra, unsigned digest header proves nothing. The key comes from ``KeyOwners`` (whose
-rules say who owns it); a signature value seen before is a replay and is refused.
+our host, the time it was made (``date``, or ``created`` in RFC 9421) and, for a POST,
+the body's digest, and the digest that is checked against the body is the one the
+signature covers: an extra, unsigned digest header proves nothing. The key comes from
+``KeyOwners`` (whose rules say who owns it); a signature value seen before is a replay
+and is refused.
 Every malformed input is a ``BadSignature``, never an exception of the parser's own.
 """
 
@@ -52,15 +53,15 @@ class BadSignature(Exception):
 
 @dataclass(frozen=True)
 class SignedRequest:
-    """What a signature covers of a received POST, as the sender addressed it."""
+    """What a signature covers of a received request, as the sender addressed it."""
 
     url: str  # our public address: scheme of the site, the Host header, path and query
     target: str  # path and query, as sent
     headers: CIMultiDictProxy[str]
     body: bytes
-
-    # The names http-message-signatures reads from a request.
-    method = "POST"
+    # A POST's signature must cover its body's digest; a GET (FEP-8fcf's partial
+    # followers collection) has no body. http-message-signatures reads this name too.
+    method: str = "POST"
 
     def header(self, name: str) -> str:
         values = self.headers.getall(name, [])
@@ -176,7 +177,7 @@ class Verifier:
             raise BadSignature("malformed Signature header") from None
         fields = [name.lower() for name in parsed.fields]
         missing = [name for name in CAVAGE_REQUIRED if name not in fields]
-        if not set(DIGESTS) & set(fields):
+        if request.method == "POST" and not set(DIGESTS) & set(fields):
             missing.append("digest")
         if missing:
             raise BadSignature(f"signature must cover {', '.join(missing)}")
@@ -187,7 +188,7 @@ class Verifier:
         signed = HttpSignature()
         for name in fields:
             if name == "(request-target)":
-                signed.with_field(name, f"post {request.target}")
+                signed.with_field(name, f"{request.method.lower()} {request.target}")
             elif name in ("(created)", "(expires)"):
                 value = parsed.created if name == "(created)" else parsed.expires
                 if value is None:
@@ -212,7 +213,8 @@ class Verifier:
                     public_keys={key_id: key.identifier.public_key}, private_keys={}))
             verifier.require_created = False  # `date` may stand in for it (checked below)
             try:  # with the body, it also requires and checks a covered content-digest
-                [result] = verifier.verify(request, max_age=None, body=request.body)
+                [result] = verifier.verify(request, max_age=None, body=request.body
+                                           if request.method == "POST" else None)
             except (HTTPMessageSignaturesException, ValueError):
                 return False
             covered.update(name.split(";")[0].strip('"') for name in result.covered_components)

@@ -18,6 +18,7 @@ from milpa.discovery import JRD_FOLDER, JRD_TYPE, NODEINFO_TYPE, XRD_TYPE, webfi
 from milpa.logs import service_logger
 from milpa.remote_follow import follow_url
 
+from .followers_sync import add_followers_sync_route
 from .inbox import Inbox, add_inbox_routes
 
 logger = service_logger(__name__)
@@ -162,6 +163,7 @@ def site_app(output: Path, base: str = "",
     app.on_response_prepare.append(add_security_headers)
     if make_inbox is not None:
         add_inbox_routes(app, make_inbox)
+        add_followers_sync_route(app)
     app.router.add_get("/.well-known/webfinger", webfinger)
     add_follow_route(app, base)
     app.router.add_get("/{path:.*}", serve_file)
