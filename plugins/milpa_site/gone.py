@@ -69,6 +69,11 @@ def write_gone_site(settings: dict[str, Any], record: TakeDown, staging: Path,
         elif (previous / path).is_file():
             (staging / path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(previous / path, staging / path)
+    # Server configurations the site publishes (deploy/apache.htaccess, deploy/_headers)
+    # keep working: they carry the rule that answers the tombstones with 410.
+    for name in (".htaccess", "_headers"):
+        if (previous / name).is_file():
+            shutil.copyfile(previous / name, staging / name)
     # Hosts that read `_redirects` (Netlify and the like): the same rule, path by path.
     (staging / "_redirects").write_text("".join(
         f"/{path}  /{GONE_FOLDER}/{path}  410!\n" for path in sorted(gone_paths)),
