@@ -166,7 +166,9 @@ def test_a_dry_run_or_a_no_sends_nothing(world: World) -> None:
     assert plan.exit_code == 0
     assert "Would send a Delete of 2 stories, then of 3 actors, to 3 followers on 2 servers" \
         in plan.output
-    assert "ixchel_tzoc: 3 Deletes, 2 deliveries" in plan.output  # 2 stories and itself
+    # The author deletes its 2 stories (for both servers: the site shared them) and itself.
+    assert "ixchel_tzoc: 3 Deletes, 5 deliveries" in plan.output
+    assert "stories: 1 Deletes, 1 deliveries" in plan.output
     refused = world.command("take-down", input="n\n")
     assert refused.exit_code == 1 and "Take " in refused.output and "3 followers" in \
         refused.output
@@ -174,6 +176,18 @@ def test_a_dry_run_or_a_no_sends_nothing(world: World) -> None:
     assert world.received() == []
     assert DataStore(world.mini.base / "data").take_down() is None
     assert (world.mini.output / "stories").is_dir()  # the site is still built as before
+
+
+def test_the_actors_wait_while_a_story_delete_waits_for_a_server(world: World) -> None:
+    world.writers.status = 503  # the author's follower's server is down
+    result = world.command("take-down", "--yes")
+    assert result.exit_code == 1 and "run `python publish.py take-down` again later" in \
+        result.output
+    # The site's follower got both stories' Deletes, but no actor was deleted anywhere:
+    # a server that forgot the actor would drop the Deletes still to come.
+    assert [a["type"] for a, _ in world.readers.received] == ["Delete", "Delete"]
+    assert all(isinstance(a["object"], dict) for a, _ in world.received())
+    assert DataStore(world.mini.base / "data").take_down()["phase"] == "objects"
 
 
 @pytest.fixture
