@@ -8,7 +8,7 @@ import sys
 SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_inbox.keys",
                    "milpa_inbox.signatures", "milpa_inbox.server", "milpa_delivery.announce",
                    "milpa_delivery.deliverer", "milpa_delivery.queue", "milpa_delivery.guard",
-                   "milpa_delivery.remote"]
+                   "milpa_delivery.remote", "milpa_delivery.takedown"]
 
 
 def test_inbox_and_delivery_never_import_pelican() -> None:

@@ -286,3 +286,10 @@ def test_the_shipped_caddy_configuration_answers_410(mini_site: MiniSite,
         check_gone(base, base)
         assert run(fetched(f"{base}/tombstones/ap/objects/es/new"))[0] == 404
 
+
+
+def test_the_notice_speaks_the_sites_language() -> None:
+    from milpa_site.gone import notice_page
+
+    page = notice_page("Milpa <Sur>", "es")
+    assert "Milpa &lt;Sur&gt; fue dado de baja" in page and "<script" not in page
