@@ -529,7 +529,9 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
     if data is not None:
         settings = {**settings, "MILPA_DATA_PATH": str(data)}
     output = Path(settings["OUTPUT_PATH"])
-    if not (output / "ap" / "actors").is_dir():
+    taken_down = DataStore(Path(setting(settings, "MILPA_DATA_PATH"))).take_down() is not None
+    # Taken down, the site has no actors left, and the inbox answers everyone 410.
+    if not (output / "ap" / "actors").is_dir() and not taken_down:
         raise click.ClickException(f"no actors built in {output}: run `python publish.py "
                                    "build -s publishconf.py` first")
     from aiohttp import web  # the server stack loads only for these commands

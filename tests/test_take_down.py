@@ -250,6 +250,23 @@ def test_publish_serve_answers_410(mini_site: MiniSite, monkeypatch: pytest.Monk
         assert run(fetched(f"{served}/tombstones/ap/objects/es/new"))[0] == 404
 
 
+def test_the_inbox_service_starts_and_answers_410(mini_site: MiniSite,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    taken_down_site(mini_site, monkeypatch, "http://127.0.0.1:8000")
+    port = free_port()
+    environment = {"PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"}
+
+    async def post() -> int:
+        async with aiohttp.ClientSession() as http, http.post(
+                f"http://127.0.0.1:{port}/ap/inbox", data=b"{}",
+                headers={"Content-Type": ACTIVITY_JSON}) as response:
+            return response.status
+
+    with running([sys.executable, str(ROOT / "publish.py"), "inbox", "--port", str(port)],
+                 port, mini_site.base / "inbox.log", cwd=mini_site.base, env=environment):
+        assert run(post()) == 410
+
+
 @pytest.mark.slow
 def test_the_shipped_nginx_configuration_answers_410(mini_site: MiniSite,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
