@@ -21,7 +21,7 @@ from milpa.activitypub import ApUrls
 from milpa.announce import published_documents
 from milpa.settings import site_url
 from milpa.state import DataStore
-from milpa.takedown import ACTORS, DONE, OBJECTS, TakeDown, deletes, take_down_record
+from milpa.takedown import ACTORS, DONE, OBJECTS, Gone, TakeDown, deletes, take_down_record
 from milpa_delivery.announce import inboxes_of
 from milpa_delivery.deliverer import Deliverer, Outcome
 from milpa_delivery.queue import DeliveryQueue
@@ -55,12 +55,27 @@ def new_record(settings: dict[str, Any], store: DataStore, moment: str) -> TakeD
                             store.ledger(), ApUrls(site_url(settings)), moment)
 
 
+def _inboxes(store: DataStore) -> Callable[[Gone], set[str]]:
+    """The inboxes of a Gone's audience, each audience's read from the data folder once
+    (thousands of stories share a handful of audiences)."""
+    known: dict[frozenset[str], set[str]] = {}
+
+    def of(gone: Gone) -> set[str]:
+        audience = frozenset((gone.sender, *gone.audience))
+        if audience not in known:
+            known[audience] = inboxes_of(store, tuple(sorted(audience)))
+        return known[audience]
+
+    return of
+
+
 def reach(record: TakeDown, store: DataStore, urls: ApUrls) -> Reach:
     """Both phases' deliveries, from the followers as they are now."""
     found = Reach()
+    inboxes_for = _inboxes(store)
     for phase in (OBJECTS, ACTORS):
         for _, gone in deletes(replace(record, phase=phase), urls):
-            inboxes = inboxes_of(store, (gone.sender, *gone.audience))
+            inboxes = inboxes_for(gone)
             found.deletes[gone.sender] += 1
             found.deliveries[gone.sender] += len(inboxes)
             found.inboxes |= inboxes
@@ -70,8 +85,9 @@ def reach(record: TakeDown, store: DataStore, urls: ApUrls) -> Reach:
 def queue_phase(record: TakeDown, store: DataStore, urls: ApUrls) -> TakeDown:
     """The phase's Deletes into the queue, then the record says they are there."""
     queue = DeliveryQueue(store.folder)
+    inboxes_for = _inboxes(store)
     for activity, gone in deletes(record, urls):
-        queue.enqueue(activity, gone.sender, inboxes_of(store, (gone.sender, *gone.audience)))
+        queue.enqueue(activity, gone.sender, inboxes_for(gone))
     record = replace(record, queued=True)
     store.record_take_down(record.to_dict())
     return record
