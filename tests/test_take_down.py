@@ -139,6 +139,8 @@ def test_every_follower_gets_each_delete_once_then_the_site_is_gone(world: World
     check_every_delete_arrived(world)
     assert len(world.readers.received) == 3  # 2 stories, 1 actor: one shared inbox
     assert len(world.writers.received) == 3
+    ledger = DataStore(world.mini.base / "data").ledger()
+    assert {ledger[key]["state"] for key in ("es/old", "es/new")} == {"deleted"}
     check_gone(world.site.base, world.site.base)
     # The inbox is gone too: a Follow now is answered 410, and nothing is recorded.
     assert run(post_signed(world.site.inbox(), follow(world.readers, 4, world.site),

@@ -35,6 +35,7 @@ class Gone:
     sender: str = ""  # our actor that deletes it (a story's writer; an actor itself)
     audience: tuple[str, ...] = ()  # our actors whose followers are told
     told: bool = True  # whether followers were ever told of it (else: no Delete to send)
+    key: str = ""  # its ledger key (LANG/SLUG), when the ledger knows it
 
 
 @dataclass
@@ -75,7 +76,7 @@ def take_down_record(stories: Mapping[str, dict[str, Any]],
         told = entry.get("state") == "published"
         record.objects.append(Gone(entry["id"], entry.get("type", "Note"),
                                    entry.get("sender", ""), tuple(entry.get("audience", ())),
-                                   told))
+                                   told, key))
         told_ids.add(entry["id"])
     for _, story in sorted(stories.items()):
         if story["id"] not in told_ids:

@@ -100,6 +100,16 @@ def waiting(record: TakeDown, store: DataStore, urls: ApUrls) -> int:
     return sum(1 for folder in queue.folders(ids) for _ in folder.glob("*.inbox"))
 
 
+def record_deleted(record: TakeDown, store: DataStore) -> None:
+    """The ledger says what followers were told: these ids were deleted. Should the site
+    ever come back, its stories then take new ids (``milpa.announce.returning_slug``), as
+    servers refuse a deleted id for ever."""
+    ledger = store.ledger()
+    for gone in record.objects:
+        if gone.told and gone.key in ledger:
+            store.record_ledger(gone.key, {**ledger[gone.key], "state": "deleted"})
+
+
 @dataclass
 class Progress:
     phase: str
@@ -124,6 +134,8 @@ async def run_take_down(store: DataStore, urls: ApUrls, sender: Deliverer,
         done.append(Progress(record.phase, outcome, left))
         if left:
             return done
+        if record.phase == OBJECTS:
+            record_deleted(record, store)
         record = replace(record, phase=ACTORS if record.phase == OBJECTS else DONE,
                          queued=False)
         store.record_take_down(record.to_dict())
