@@ -415,6 +415,9 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
 
     name = name or setting(settings, "MILPA_ACTOR_USERNAME")
     ours = ApUrls(site_url(settings)).actor(name)
+    if DataStore(Path(setting(settings, "MILPA_DATA_PATH"))).take_down() is not None:
+        raise click.ClickException("the site was taken down: its followers' servers deleted "
+                                   "its accounts, so there is no one left to move")
     try:
         document = asyncio.run(announce.resolve_target(settings, target))
     except announce.RemoteRefused as error:

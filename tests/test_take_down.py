@@ -252,6 +252,13 @@ def test_publish_serve_answers_410(mini_site: MiniSite, monkeypatch: pytest.Monk
         assert run(fetched(f"{served}/tombstones/ap/objects/es/new"))[0] == 404
 
 
+def test_move_after_a_take_down_is_refused(mini_site: MiniSite,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    taken_down_site(mini_site, monkeypatch, "http://127.0.0.1:8000")
+    result = CliRunner().invoke(publish.cli, ["move", "--to", "http://127.0.0.1:9/users/1"])
+    assert result.exit_code == 1 and "taken down" in result.output
+
+
 def test_the_inbox_service_starts_and_answers_410(mini_site: MiniSite,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     taken_down_site(mini_site, monkeypatch, "http://127.0.0.1:8000")
