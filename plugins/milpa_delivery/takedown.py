@@ -97,7 +97,7 @@ def waiting(record: TakeDown, store: DataStore, urls: ApUrls) -> int:
     """Deliveries of the phase's Deletes still in the queue."""
     queue = DeliveryQueue(store.folder)
     ids = {activity["id"] for activity, _ in deletes(record, urls)}
-    return sum(1 for folder in queue.folders(ids) for _ in folder.glob("*.inbox"))
+    return sum(len(queue.read(folder).items) for folder in queue.folders(ids))
 
 
 def record_deleted(record: TakeDown, store: DataStore) -> None:
@@ -122,7 +122,10 @@ async def run_take_down(store: DataStore, urls: ApUrls, sender: Deliverer,
                         ) -> list[Progress]:
     """Queue and deliver the current phase; when none of its Deletes wait any more, the
     next. Stops with deliveries waiting (a server down: the queue tries again later)."""
-    record = TakeDown.from_dict(store.take_down() or {})
+    stored = store.take_down()
+    if stored is None:  # nothing begun: the command writes the record first
+        return []
+    record = TakeDown.from_dict(stored)
     done: list[Progress] = []
     while record.phase != DONE:  # ends: each pass moves a phase on, or returns
         if not record.queued:
