@@ -370,6 +370,10 @@ def _announce(settings: dict[str, Any], dry_run: bool, backfill: int) -> None:
         # elsewhere can follow a loopback address, so delivering to loopback is the point.
         settings = {**settings, "MILPA_INBOX_ALLOW_LOOPBACK": True}
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    if store.take_down() is not None:  # a Create now would bring a deleted story back
+        click.echo("The site was taken down (`python publish.py take-down`): announce sends "
+                   "nothing.")
+        return
     if not (Path(settings["OUTPUT_PATH"]) / "ap" / "objects").is_dir():
         raise click.ClickException("nothing built to announce: run `python publish.py build` "
                                    "first")
@@ -432,6 +436,9 @@ def move_command(settings: dict[str, Any], target: str, name: str | None) -> Non
 
     name = name or setting(settings, "MILPA_ACTOR_USERNAME")
     ours = ApUrls(site_url(settings)).actor(name)
+    if DataStore(Path(setting(settings, "MILPA_DATA_PATH"))).take_down() is not None:
+        raise click.ClickException("the site was taken down: its followers' servers deleted "
+                                   "its accounts, so there is no one left to move")
     try:
         document = asyncio.run(announce.resolve_target(settings, target))
     except announce.RemoteRefused as error:
@@ -503,6 +510,88 @@ def bridge_command(settings: dict[str, Any], switch: str, name: str) -> None:
                    "this again to resend what could not be delivered.")
 
 
+_PHASES = {"objects": "stories", "actors": "actors"}  # milpa.takedown's phases, as said
+
+
+@cli.command("take-down", short_help="Delete every story and actor for every follower.")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent, and to which servers; "
+              "send and record nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@settings_options
+def take_down_command(settings: dict[str, Any], dry_run: bool, yes: bool) -> None:
+    """Take the whole presence down: a Delete of every story, then of every actor, to every
+    follower's server; from then on the build publishes tombstones (410 Gone) and announce
+    sends nothing. Run it again to continue after an interruption or failed deliveries.
+    To leave with your followers instead, use `move`."""
+    from milpa.activitypub import ApUrls
+    from milpa.takedown import DONE, TakeDown
+    from milpa_delivery import takedown
+    from milpa_delivery.deliverer import deliverer
+
+    if _is_loopback_site(settings):  # a local preview's followers are on this machine
+        settings = {**settings, "MILPA_INBOX_ALLOW_LOOPBACK": True}
+    store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
+    urls = ApUrls(site_url(settings))
+    stored = store.take_down()
+    record = TakeDown.from_dict(stored) if stored else takedown.new_record(
+        settings, store, now(settings).isoformat(timespec="seconds"))
+    if record.phase == DONE:
+        _build_or_fail(settings)
+        click.echo(f"{site_url(settings)} was taken down on {record.deleted}; nothing is left "
+                   "to send. The build publishes its tombstones.")
+        return
+    reach = takedown.reach(record, store, urls)
+    followers = takedown.followers_in_all(store)
+    stories = sum(1 for gone in record.objects if gone.told)
+    plan = (f"a Delete of {stories} stories, then of {len(record.actors)} actors, to "
+            f"{followers} followers on {len(reach.servers)} servers")
+    if dry_run:
+        click.echo(f"Would send {plan}" + (" (continuing the take-down begun on "
+                                          f"{record.deleted})." if stored else "."))
+        for name in sorted(reach.deletes):
+            click.echo(f"  {name}: {reach.deletes[name]} Deletes, "
+                       f"{reach.deliveries[name]} deliveries")
+        for server in sorted(reach.servers):
+            click.echo(f"  to {shown(server)}")
+        return
+    if stored is None:
+        if not yes:
+            click.confirm(f"Take {site_url(settings)} down for good, for its {followers} "
+                          "followers? Servers forget its accounts; copies already fetched "
+                          "elsewhere may remain", abort=True)
+        store.record_take_down(record.to_dict())
+    _build_or_fail(settings)  # tombstones from now on
+    click.echo(f"Taking {site_url(settings)} down: {plan}.")
+    sent = Counter[str]()
+
+    def progress() -> None:
+        sent["deliveries"] += 1
+        if sent["deliveries"] % 50 == 0:
+            click.echo(f"  {sent['deliveries']} deliveries done", err=True)
+
+    def phase(name: str, count: int) -> None:
+        click.echo(f"Deleting the {_PHASES[name]}: {count} deliveries.", err=True)
+
+    try:
+        steps = asyncio.run(takedown.run_take_down(
+            store, urls, deliverer(settings, store, progress), phase))
+    except KeyMissing:
+        raise click.ClickException("no actor key: the Deletes must be signed with the key "
+                                   "followers know; restore it, then run take-down again") \
+            from None
+    for step in steps:
+        click.echo(f"The {_PHASES[step.phase]}: {step.outcome}")
+    left = steps[-1].waiting if steps else 0
+    if left:
+        raise click.ClickException(
+            f"{left} deliveries of the Deletes of the {_PHASES[steps[-1].phase]} wait for "
+            "servers that did not answer; run `python publish.py take-down` again later "
+            "(the actors' Deletes go only after every story's).")
+    _build_or_fail(settings)  # the actors' tombstones too
+    click.echo("Taken down: every follower's server was sent the Deletes. Keep serving "
+               "the output folder (it answers 410 Gone) for as long as you can.")
+
+
 @cli.command("inbox", short_help="Run the inbox alone (production).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8010, show_default=True, type=click.IntRange(1, 65535))
@@ -514,7 +603,9 @@ def inbox_command(settings: dict[str, Any], host: str, port: int, data: Path | N
     if data is not None:
         settings = {**settings, "MILPA_DATA_PATH": str(data)}
     output = Path(settings["OUTPUT_PATH"])
-    if not (output / "ap" / "actors").is_dir():
+    taken_down = DataStore(Path(setting(settings, "MILPA_DATA_PATH"))).take_down() is not None
+    # Taken down, the site has no actors left, and the inbox answers everyone 410.
+    if not (output / "ap" / "actors").is_dir() and not taken_down:
         raise click.ClickException(f"no actors built in {output}: run `python publish.py "
                                    "build -s publishconf.py` first")
     from aiohttp import web  # the server stack loads only for these commands

@@ -10,7 +10,8 @@ SERVICE_MODULES = ["milpa_inbox.inbox", "milpa_inbox.web", "milpa_inbox.keys",
                    "milpa_delivery.announce",
                    "milpa_delivery.deliverer", "milpa_delivery.queue", "milpa_delivery.guard",
                    "milpa_delivery.remote", "milpa_delivery.bridge",
-                   "milpa_delivery.withdrawals", "milpa_inbox.followers_sync"]
+                   "milpa_delivery.withdrawals", "milpa_inbox.followers_sync",
+                   "milpa_delivery.takedown"]
 
 
 def test_inbox_and_delivery_never_import_pelican() -> None:

@@ -387,6 +387,21 @@ class DataStore:
         return {path.stem: Bridging.from_record(json.loads(path.read_text(encoding="utf-8")))
                 for path in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
+    # The take-down's record (milpa.takedown): while it exists, the site is gone.
+
+    @property
+    def _take_down_file(self) -> Path:
+        return self.folder / "take-down.json"
+
+    def take_down(self) -> dict[str, Any] | None:
+        if not self._take_down_file.is_file():
+            return None
+        return json.loads(self._take_down_file.read_text(encoding="utf-8"))
+
+    def record_take_down(self, record: dict[str, Any]) -> None:
+        write_atomically(self._take_down_file,
+                         json.dumps(record, indent=1, ensure_ascii=False).encode())
+
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -198,6 +198,8 @@ class Inbox:
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info.get("name")
         try:
+            if self.store.take_down() is not None:  # `publish.py take-down`: no one is here
+                raise Refused(410, "this site was taken down")
             if name is not None and not self.actor_exists(name):
                 raise Refused(404, "no such actor")
             activity, body = await self.read_activity(request)

@@ -17,6 +17,7 @@ from milpa.activitypub import ACTIVITY_JSON
 from milpa.discovery import JRD_FOLDER, JRD_TYPE, NODEINFO_TYPE, XRD_TYPE, webfinger_name
 from milpa.logs import service_logger
 from milpa.remote_follow import follow_url
+from milpa.takedown import GONE_FOLDER
 
 from .followers_sync import add_followers_sync_route
 from .inbox import Inbox, add_inbox_routes
@@ -125,17 +126,29 @@ def site_app(output: Path, base: str = "",
             logger.info("WebFinger request without resource from %s", request.remote)
             raise web.HTTPBadRequest(text="resource parameter missing\n")
         name = webfinger_name(resource, base)
+        if name and gone(f"{JRD_FOLDER}/{name}.json") is not None:
+            raise web.HTTPGone(text="this account was deleted\n")
         target = root / JRD_FOLDER / f"{name}.json" if name else None
         if target is None or not target.is_file():
             raise web.HTTPNotFound(text="no such actor here\n")
         return web.FileResponse(target, headers={"Content-Type": JRD_TYPE,
                                                  "Access-Control-Allow-Origin": "*"})
 
+    def gone(wanted: str) -> Path | None:
+        """The Tombstone of a document the site took down (milpa_site.gone)."""
+        tombstone = (root / GONE_FOLDER / wanted).resolve()
+        return tombstone if tombstone.is_relative_to(root / GONE_FOLDER) and \
+            tombstone.is_file() else None
+
     async def serve_file(request: web.Request) -> web.StreamResponse:
         wanted = request.match_info["path"]
         target = (root / wanted).resolve()
-        if not target.is_relative_to(root):
+        if not target.is_relative_to(root) or wanted.startswith(f"{GONE_FOLDER}/"):
             raise web.HTTPNotFound()
+        tombstone = gone(wanted)
+        if tombstone is not None:  # as deploy/ answers it: 410 with the Tombstone
+            return web.Response(status=410, body=tombstone.read_bytes(), headers={
+                "Content-Type": ACTIVITY_JSON, "Access-Control-Allow-Origin": "*"})
         if target.is_dir():
             if wanted and not wanted.endswith("/"):
                 raise web.HTTPMovedPermanently(f"/{wanted}/")

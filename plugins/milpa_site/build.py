@@ -35,6 +35,7 @@ from milpa.references import relative_to_cwd
 from milpa.settings import media_cache_folder, setting
 
 from .finishing import strip_copied_media
+from .gone import taken_down, write_gone_site
 from .markdown_reader import ReusedMarkdownReader
 
 _ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
@@ -327,6 +328,14 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     Raises BuildFailed for site-wide problems; stories left out are in ``left_out``.
     """
     started = time.perf_counter()
+    gone = taken_down(settings)
+    if gone is not None:  # after `publish.py take-down`: a notice and tombstones only
+        final = Path(settings["OUTPUT_PATH"])
+        staging = final.with_name(f".{final.name}.building-{os.getpid()}")
+        write_gone_site(settings, gone, staging, final)
+        total = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
+        _replace_folder(staging, final)
+        return BuildSummary(0, 0, 0, total, time.perf_counter() - started, final)
     site = SiteCheck(settings, site_slugify(settings))
     problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
                 if p.blocks_build]
