@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from milpa.bridge import (
     BRIDGED,
     OFF,
     PENDING,
+    REFUSED,
     Bridging,
     answers_our_follow,
     atproto_did_problem,
@@ -40,6 +41,7 @@ from milpa.bridge import (
     follows_back,
 )
 from milpa.state import DataStore
+from milpa_inbox.inbox import record_bridge_answer
 
 from .conftest import MiniSite, photo_with_secrets, settings_file, story
 from .servers import serving
@@ -427,3 +429,17 @@ def test_the_other_deploy_configs_serve_the_did_as_plain_text(config: str) -> No
     text = (Path(__file__).resolve().parent.parent / "deploy" / config).read_text()
     start = text.index("/.well-known/atproto-did")
     assert "text/plain; charset=utf-8" in text[start:start + 200]
+
+
+def test_a_reject_is_recorded_and_answers_after_off_are_not(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    bridge = "https://bridge.example/bsky.brid.gy"
+    follow = {"id": "https://example.org/ap/actors/stories#follows/1", "type": "Follow"}
+    store.record_bridging("stories", Bridging(PENDING, bridge, f"{bridge}/inbox", follow, "h",
+                                              "2026-06-01"))
+    reject = {"type": "Reject", "actor": bridge, "object": follow}
+    assert record_bridge_answer(store, reject) == "stories"
+    assert store.bridging("stories").status == REFUSED
+    store.record_bridging("stories", replace(store.bridging("stories"), status=OFF))
+    assert record_bridge_answer(store, {**reject, "type": "Accept"}) is None
+    assert store.bridging("stories").status == OFF

@@ -61,7 +61,7 @@ def bluesky_handle(username: str, site_host: str, handle_domain: str) -> str | N
     return f"{flattened}.{handle_domain}".lower()
 
 
-def plain(html: str) -> str:
+def _plain(html: str) -> str:
     return unescape(_TAG.sub(" ", html))
 
 
@@ -82,7 +82,7 @@ def bridge_problems(actor: dict[str, Any], moment: datetime, handle: str | None)
     if isinstance(published, str) and moment - datetime.fromisoformat(published) < \
             MIN_ACCOUNT_AGE:
         problems.append("it is less than a week old (its first story's date)")
-    words = f"{plain(actor.get('summary') or '')} {name}".lower()
+    words = f"{_plain(actor.get('summary') or '')} {name}".lower()
     for tag in ("#nobridge", "#nobot"):
         if tag in words:
             problems.append(f"its name or bio says {tag}")
