@@ -72,8 +72,11 @@ def summarise(plan: Plan, store: DataStore) -> PlanSummary:
 def enqueue(plan: Plan, store: DataStore) -> None:
     """Queue files first, then the ledger: a crash in between only queues them again."""
     queue = DeliveryQueue(store.folder)
+    audiences: dict[tuple[str, ...], set[str]] = {}  # the followers are read once per audience
     for change in plan.changes:
-        queue.enqueue(change.activity, change.sender, inboxes_of(store, change.audience))
+        if change.audience not in audiences:
+            audiences[change.audience] = inboxes_of(store, change.audience)
+        queue.enqueue(change.activity, change.sender, audiences[change.audience])
         store.record_ledger(change.entry.key, asdict(change.entry))
     for entry in plan.quiet:
         store.record_ledger(entry.key, asdict(entry))
