@@ -138,15 +138,15 @@ def test_photos_become_pictures_and_originals_are_never_copied(mini_site: MiniSi
     avif, webp = figure.picture.find_all("source")
     img = figure.picture.img
     assert (avif["type"], webp["type"]) == ("image/avif", "image/webp")
-    for source in (avif, webp, img):
-        assert [c.split()[1] for c in source["srcset"].split(", ")] == [
+    for offer in (avif, webp, img):
+        assert [c.split()[1] for c in offer["srcset"].split(", ")] == [
             "360w", "540w", "720w", "1080w"]
     assert (img["width"], img["height"], img["alt"]) == ("720", "480", "Maize in rows")
     assert img["loading"] == "lazy" and img["decoding"] == "async" and img["sizes"]
     inline = page.select("article p picture img")
     assert [i["alt"] for i in inline] == ["a small maize"]
-    for url in [img["src"], *(c.split()[0] for source in (avif, webp)
-                              for c in source["srcset"].split(", "))]:
+    for url in [img["src"], *(c.split()[0] for offer in (avif, webp)
+                              for c in offer["srcset"].split(", "))]:
         assert (mini_site.output / url.lstrip("/")).is_file(), url
     original = next(d for d, p in digests(mini_site.content).items() if p == source)
     assert original not in digests(mini_site.output)

@@ -355,3 +355,32 @@ def test_tidying_keeps_a_batch_queued_while_it_was_reading(
     assert queue.pending() == 1
     [(_, item)] = queue.read(folder).items
     assert item["inbox"] == "https://b.example/inbox"
+
+
+def test_a_slow_server_does_not_hold_the_slots_of_the_others(tmp_path: Path) -> None:
+    """Four deliveries to a slow server, one at a time there, queued before one to a quick
+    server: the quick one goes at once, not after the slow server's queue."""
+    arrivals: list[str] = []
+
+    async def inbox(request: web.Request) -> web.Response:
+        arrivals.append(request.host)
+        if request.match_info["speed"] == "slow":
+            await asyncio.sleep(0.3)
+        return web.Response(status=202)
+
+    def app() -> web.Application:
+        made = web.Application()
+        made.router.add_post("/{speed}/inbox", inbox)
+        return made
+
+    queue = DeliveryQueue(tmp_path)
+    with serving(app()) as slow, serving(app()) as quick:
+        for number in range(4):  # batches are delivered in the order they were queued
+            queue.enqueue({"id": f"{ACTIVITY['id']}{number}"}, "stories", [f"{slow}/slow/inbox"])
+        queue.enqueue({"id": f"{ACTIVITY['id']}9"}, "stories", [f"{quick}/quick/inbox"])
+        key = CryptographicSecret.from_pem("k", read_private_key(TEST_KEYS)).private_key
+        asyncio.run(Deliverer(DataStore(tmp_path), ApUrls("https://stories.example.org"), key,
+                              allow_loopback=True, max_attempts=3, concurrency=3,
+                              per_host=1).run())
+    quick_host = quick.removeprefix("http://")
+    assert len(arrivals) == 5 and arrivals.index(quick_host) <= 1, arrivals

@@ -112,7 +112,9 @@ class Deliverer:
         host = urlsplit(inbox).netloc
         semaphore = self.hosts.setdefault(host, asyncio.Semaphore(self.per_host))
         status, retry_after, reason = None, None, ""
-        async with self.limit, semaphore:
+        # The host's turn first, then a slot of the global limit: waiting for a busy host
+        # must not hold a slot that another host's delivery could use.
+        async with semaphore, self.limit:
             if host in self.down:  # one timeout is enough to know: the rest waits
                 self.outcome.retried_later += 1
                 self.on_progress()
