@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "MILPA_IMAGE_JPEG_QUALITY": 72,
     # AVIF beside WebP and JPEG where Pillow writes it (kept only where lighter than both).
     "MILPA_IMAGE_AVIF": True,
-    "MILPA_IMAGE_AVIF_QUALITY": 40,
+    "MILPA_IMAGE_AVIF_QUALITY": 35,
     # Make the smallest rendition grayscale: about a third lighter, for the slowest links.
     "MILPA_IMAGE_GRAYSCALE_SMALLEST": False,
     # Where processed photos and videos are kept between builds (default: CACHE_PATH/milpa-media).
