@@ -95,7 +95,10 @@ _CONDITION = re.compile(r"\(\s*(min|max)-width\s*:\s*([\d.]+)(px|em|rem)\s*\)")
 
 
 def css_pixels(length: str, viewport: int) -> float:
-    """A ``sizes`` length (px, em, rem, vw) in CSS pixels."""
+    """A ``sizes`` length (px, em, rem, vw, or calc(A - B) of those) in CSS pixels."""
+    difference = re.fullmatch(r"calc\((\S+)\s+-\s+(\S+)\)", length)
+    if difference:
+        return css_pixels(difference[1], viewport) - css_pixels(difference[2], viewport)
     number = float(re.match(r"[\d.]+", length).group())
     if length.endswith("vw"):
         return number * viewport / 100

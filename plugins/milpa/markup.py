@@ -10,8 +10,10 @@ from urllib.parse import urljoin, urlsplit
 from .images import AVIF, JPEG, WEBP, ProcessedImage, Rendition
 from .video import MP4, WEBM, ProcessedVideo, duration_text
 
-# The story column is at most 40em wide; below that, photos fill the screen.
-COLUMN_SIZES = "(min-width: 42em) 40em, 100vw"
+# The story column (theme/templates/milpa.css: `main`, 40em of a 1.06rem font, 1em padding
+# each side, border-box) is 678 px wide at most, 644 px inside; below that, photos span the
+# screen less the padding (34 px). In px: `sizes` reads em as 16 px, not the theme's.
+COLUMN_SIZES = "(min-width: 678px) 644px, calc(100vw - 34px)"
 THUMBNAIL_SIZES = "8em"
 # What each <source> of a <picture> offers, in the order browsers try them: per width, the
 # lightest file of its type or of an older one (every browser that decodes AVIF decodes
