@@ -9,7 +9,9 @@ that makes, and the ratio between the two. Then, for every story with photos (th
 are real photographs), what a 360-px-wide phone downloads to read it whole at device pixel
 ratios 1 and 2: HTML and CSS gzipped, and the image each ``<picture>`` makes the browser
 choose (the first ``<source>`` it can decode, then ``sizes`` and ``srcset`` as a browser
-reads them). Targets: 50 KB at 1, 100 KB at 2. Prints figures; never fails on them.
+reads them). Targets: 50 KB at 1, 100 KB at 2. Last, the time the photo pipeline takes to
+make every rendition of the demo's photos from scratch (what a build without its cache
+pays once), and the files it writes. Prints figures; never fails on them.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
+from milpa.images import ImageOptions, avif_available, render
 from milpa.keys import create_key_pair
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +95,10 @@ _CONDITION = re.compile(r"\(\s*(min|max)-width\s*:\s*([\d.]+)(px|em|rem)\s*\)")
 
 
 def css_pixels(length: str, viewport: int) -> float:
-    """A ``sizes`` length (px, em, rem, vw) in CSS pixels."""
+    """A ``sizes`` length (px, em, rem, vw, or calc(A - B) of those) in CSS pixels."""
+    difference = re.fullmatch(r"calc\((\S+)\s+-\s+(\S+)\)", length)
+    if difference:
+        return css_pixels(difference[1], viewport) - css_pixels(difference[2], viewport)
     number = float(re.match(r"[\d.]+", length).group())
     if length.endswith("vw"):
         return number * viewport / 100
@@ -129,6 +137,25 @@ def phone_download(output: Path, page: str, ratio: int) -> tuple[int, int, int]:
         url = chosen(offer["srcset"], needed) if offer.get("srcset") else offer["src"]
         images += local_file(output, "/" + page, url).stat().st_size
     return text, images, len(document.select("main picture"))
+
+
+def rendition_time() -> None:
+    """Every rendition of each photo under content/photos, made from scratch, timed."""
+    files: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    started = time.perf_counter()
+    photos = sorted((ROOT / "content" / "photos").glob("*.jpg"))
+    for photo in photos:
+        _, made = render(photo.read_bytes(), photo.stem, ImageOptions())
+        for name, data in made.items():
+            files[name.rsplit(".", 1)[1]] += 1
+            sizes[name.rsplit(".", 1)[1]] += len(data)
+    seconds = time.perf_counter() - started
+    print(f"\nRenditions of {len(photos)} photos (AVIF {'on' if avif_available() else 'off'}, "
+          f"widths {ImageOptions().widths}): {seconds:.1f} s from scratch, "
+          f"{seconds / len(photos):.2f} s a photo; "
+          + ", ".join(f"{files[kind]} {kind} ({sizes[kind] / 1024:.0f} KB)"
+                      for kind in sorted(files)))
 
 
 def build(settings: Path, output: Path, keys: Path) -> None:
@@ -175,6 +202,7 @@ def main() -> None:
                 print(f"{relative:<58} {totals[0][2]:>6} {totals[0][0] / 1024:>6.1f} "
                       + " ".join(f"{(text + images) / 1024:>7.1f}"
                                  for text, images, _ in totals))
+    rendition_time()
 
 
 if __name__ == "__main__":

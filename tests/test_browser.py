@@ -48,7 +48,7 @@ def test_a_story_renders_with_its_images_and_no_other_host(demo_server: str) -> 
             images = page.evaluate("Array.from(document.querySelectorAll('main img'))"
                                    ".map(i => [i.currentSrc, i.naturalWidth])")
             assert len(images) == 2
-            assert all(source.endswith(".webp") and width > 0 for source, width in images)
+            assert all(source.endswith(".avif") and width > 0 for source, width in images)
             page.goto(f"{demo_server}/stories/our-community-radio-goes-on-air/",
                       wait_until="load", timeout=20_000)
             assert page.locator("video").get_attribute("preload") == "none"

@@ -135,14 +135,18 @@ def test_photos_become_pictures_and_originals_are_never_copied(mini_site: MiniSi
     page = soup(mini_site, "stories/photo/index.html")
     figure = page.select_one("article figure")
     assert figure.figcaption.get_text() == "The field in May"
-    webp, img = figure.picture.source, figure.picture.img
-    assert webp["type"] == "image/webp"
-    assert [c.split()[1] for c in webp["srcset"].split(", ")] == ["320w", "640w", "1024w"]
-    assert (img["width"], img["height"], img["alt"]) == ("640", "427", "Maize in rows")
+    avif, webp = figure.picture.find_all("source")
+    img = figure.picture.img
+    assert (avif["type"], webp["type"]) == ("image/avif", "image/webp")
+    for offer in (avif, webp, img):
+        assert [c.split()[1] for c in offer["srcset"].split(", ")] == [
+            "360w", "540w", "720w", "1080w"]
+    assert (img["width"], img["height"], img["alt"]) == ("720", "480", "Maize in rows")
     assert img["loading"] == "lazy" and img["decoding"] == "async" and img["sizes"]
     inline = page.select("article p picture img")
     assert [i["alt"] for i in inline] == ["a small maize"]
-    for url in [img["src"], *(c.split()[0] for c in webp["srcset"].split(", "))]:
+    for url in [img["src"], *(c.split()[0] for offer in (avif, webp)
+                              for c in offer["srcset"].split(", "))]:
         assert (mini_site.output / url.lstrip("/")).is_file(), url
     original = next(d for d, p in digests(mini_site.content).items() if p == source)
     assert original not in digests(mini_site.output)

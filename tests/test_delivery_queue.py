@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -13,15 +14,22 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
+from bovine.crypto.types import CryptographicSecret
 from click.testing import CliRunner
 
+import milpa_delivery.queue as queue_module
 import publish
+from milpa.activitypub import ApUrls
+from milpa.keys import read_private_key
 from milpa.state import DataStore
-from milpa_delivery.queue import DeliveryQueue
+from milpa_delivery.deliverer import Deliverer
+from milpa_delivery.queue import JOURNAL, SYNC_EVERY, DeliveryQueue
 
 from .conftest import ROOT, TEST_KEYS, MiniSite, settings_file, story
 from .servers import free_port, serving
@@ -47,8 +55,8 @@ def test_an_activity_being_delivered_is_left_alone_by_everyone_else(tmp_path: Pa
         assert entry is not None and len(entry.items) == 1
         with theirs.claimed(folder) as other:
             assert other is None
-        for item_file, _ in entry.items:
-            item_file.unlink()
+        for slot, _ in entry.items:
+            entry.finish(slot)
         theirs.tidy()  # cannot claim it: it stays
         assert folder.is_dir()
     theirs.tidy()
@@ -208,8 +216,12 @@ def test_moderate_queues_its_answers_and_announce_delivers_what_it_could_not(
         assert "retried later 2" in result.output
         assert site.store.follow_requests() == [] and peer.received == []
         assert DeliveryQueue(site.store.folder).pending() == 2
-        for path in site.store.folder.glob("queue/*/*.inbox"):  # due now, not in a minute
-            path.write_text(json.dumps({**json.loads(path.read_text()), "next_try": ""}))
+        queue = DeliveryQueue(site.store.folder)
+        for folder in queue.folders():  # due now, not in a minute
+            with queue.claimed(folder) as entry:
+                assert entry is not None
+                for slot, item in entry.items:
+                    entry.postpone(slot, {**item, "next_try": ""})
         announce()
         announce()
     answers = sorted((activity["type"], activity["object"]["actor"])
@@ -244,3 +256,131 @@ def test_a_long_queue_is_delivered_without_running_out_of_open_files(tmp_path: P
                            "500", "400"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["500", "0"]
+
+
+def deliver_all(data: Path) -> None:
+    """One run of the real deliverer over the whole queue, signing with the test key."""
+    key = CryptographicSecret.from_pem("k", read_private_key(TEST_KEYS)).private_key
+    asyncio.run(Deliverer(DataStore(data), ApUrls("https://stories.example.org"), key,
+                          allow_loopback=True, max_attempts=3, concurrency=4,
+                          per_host=2).run())
+
+
+def test_a_queue_left_by_the_one_file_per_inbox_format_is_delivered(tmp_path: Path) -> None:
+    peer = Peer(verify=False)
+    with serving(peer.app) as base:
+        folder = DeliveryQueue(tmp_path).folder(ACTIVITY["id"])
+        folder.mkdir(parents=True)
+        (folder / "activity.json").write_text(json.dumps(
+            {"sender": "stories", "activity": ACTIVITY}))
+        for number in (1, 2):  # as the earlier version wrote them, one retried already
+            (folder / f"{number:032x}.inbox").write_text(json.dumps(
+                {"inbox": f"{base}/users/{number}/inbox", "attempts": number - 1,
+                 "next_try": ""}))
+        DeliveryQueue(tmp_path).enqueue(ACTIVITY, "stories", [f"{base}/users/1/inbox",
+                                                              f"{base}/users/3/inbox"])
+        assert DeliveryQueue(tmp_path).pending() == 3  # inbox 1 is not queued twice
+        deliver_all(tmp_path)
+    assert sorted(peer.paths) == [f"/users/{n}/inbox" for n in (1, 2, 3)]
+    assert DeliveryQueue(tmp_path).pending() == 0 and not folder.exists()
+
+
+def test_queueing_a_thousand_inboxes_writes_one_batch_and_syncs_a_few_times(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    queue = DeliveryQueue(tmp_path)
+    queue.enqueue(ACTIVITY, "stories", [f"https://s{n}.example/inbox" for n in range(1000)])
+    assert len(synced) <= 4  # the batch and activity.json, each with its folder
+    assert queue.pending() == 1000 and len(list(queue.folders()[0].glob("*.batch"))) == 1
+    synced.clear()
+    queue.enqueue(ACTIVITY, "stories", [f"https://s{n}.example/inbox" for n in range(1000)])
+    assert synced == []  # all waiting, the same activity: nothing to write
+    [folder] = queue.folders()
+    with queue.claimed(folder) as entry:
+        assert entry is not None
+        for slot, _ in entry.items:
+            entry.finish(slot)
+        journal = entry.journal
+    assert 1000 // SYNC_EVERY <= len(synced) <= 1000 // SYNC_EVERY + 3
+    assert journal.unsynced == 0 and journal.descriptor is None  # synced when released
+    assert queue.pending() == 0
+
+
+def test_a_journal_line_torn_by_a_power_cut_costs_only_that_line(tmp_path: Path) -> None:
+    queue = DeliveryQueue(tmp_path)
+    queue.enqueue(ACTIVITY, "stories", ["https://a.example/inbox", "https://b.example/inbox"])
+    [folder] = queue.folders()
+    (folder / JOURNAL).write_bytes(b'{"batch": "x", "inbox": "https://a.exa')
+    with queue.claimed(folder) as entry:
+        assert entry is not None and len(entry.items) == 2
+        first, second = entry.items
+        entry.finish(first[0])
+        entry.postpone(second[0], {**second[1], "attempts": 1, "next_try": "2099-01-01"})
+    [(_, item)] = queue.read(folder).items
+    assert (item["inbox"], item["attempts"]) == ("https://b.example/inbox", 1)
+    assert queue.next_try(ACTIVITY["id"]) == datetime.fromisoformat("2099-01-01")
+
+
+def test_an_inbox_delivered_and_queued_again_is_sent_again(tmp_path: Path) -> None:
+    queue = DeliveryQueue(tmp_path)
+    queue.enqueue(ACTIVITY, "stories", ["https://a.example/inbox"])
+    [folder] = queue.folders()
+    with queue.claimed(folder) as entry:
+        assert entry is not None
+        entry.finish(entry.items[0][0])
+    queue.enqueue(ACTIVITY, "stories", ["https://a.example/inbox"])
+    assert queue.pending() == 1
+
+
+def test_tidying_keeps_a_batch_queued_while_it_was_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    queue = DeliveryQueue(tmp_path)
+    queue.enqueue(ACTIVITY, "stories", ["https://a.example/inbox"])
+    [folder] = queue.folders()
+    with queue.claimed(folder) as entry:
+        assert entry is not None
+        entry.finish(entry.items[0][0])
+    read = queue_module._items
+
+    def read_then_queue(*arguments: Any) -> list[Any]:
+        items = read(*arguments)  # the enqueue of another process lands right after
+        monkeypatch.setattr(queue_module, "_items", read)
+        queue.enqueue(ACTIVITY, "stories", ["https://b.example/inbox"])
+        return items
+
+    monkeypatch.setattr(queue_module, "_items", read_then_queue)
+    queue.tidy()
+    assert queue.pending() == 1
+    [(_, item)] = queue.read(folder).items
+    assert item["inbox"] == "https://b.example/inbox"
+
+
+def test_a_slow_server_does_not_hold_the_slots_of_the_others(tmp_path: Path) -> None:
+    """Four deliveries to a slow server, one at a time there, queued before one to a quick
+    server: the quick one goes at once, not after the slow server's queue."""
+    arrivals: list[str] = []
+
+    async def inbox(request: web.Request) -> web.Response:
+        arrivals.append(request.host)
+        if request.match_info["speed"] == "slow":
+            await asyncio.sleep(0.3)
+        return web.Response(status=202)
+
+    def app() -> web.Application:
+        made = web.Application()
+        made.router.add_post("/{speed}/inbox", inbox)
+        return made
+
+    queue = DeliveryQueue(tmp_path)
+    with serving(app()) as slow, serving(app()) as quick:
+        for number in range(4):  # batches are delivered in the order they were queued
+            queue.enqueue({"id": f"{ACTIVITY['id']}{number}"}, "stories", [f"{slow}/slow/inbox"])
+        queue.enqueue({"id": f"{ACTIVITY['id']}9"}, "stories", [f"{quick}/quick/inbox"])
+        key = CryptographicSecret.from_pem("k", read_private_key(TEST_KEYS)).private_key
+        asyncio.run(Deliverer(DataStore(tmp_path), ApUrls("https://stories.example.org"), key,
+                              allow_loopback=True, max_attempts=3, concurrency=3,
+                              per_host=1).run())
+    quick_host = quick.removeprefix("http://")
+    assert len(arrivals) == 5 and arrivals.index(quick_host) <= 1, arrivals

@@ -133,7 +133,7 @@ def test_no_metadata_survives_in_any_published_file(demo_output: Path) -> None:
     secrets = (b"SN-4417-PRIVATE", b"PhoneMaker", b"17.0654", b"Model X12")
     leaks = {}
     for path in demo_output.rglob("*"):
-        if path.suffix in (".jpg", ".webp", ".png"):
+        if path.suffix in (".jpg", ".webp", ".avif", ".png"):
             leaks[path] = image_leaks(path, secrets)
         elif path.is_file():
             data = path.read_bytes()

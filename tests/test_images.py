@@ -1,8 +1,25 @@
+import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
-from milpa.images import JPEG, WEBP, ImageOptions, RenditionCache, render, target_widths
+import milpa.images
+from milpa.images import (
+    AVIF,
+    JPEG,
+    WEBP,
+    ImageOptions,
+    ProcessedImage,
+    Rendition,
+    RenditionCache,
+    render,
+    target_widths,
+)
+from milpa.markup import Photo
 
 from .conftest import SECRET_SERIAL, photo_with_secrets
 from .privacy import image_leaks
@@ -14,15 +31,16 @@ def test_widths_never_upscale() -> None:
     assert target_widths(200, (320, 640, 1024)) == [200]
 
 
-def test_renditions_are_webp_and_jpeg_with_nothing_but_pixels(tmp_path: Path) -> None:
+def test_renditions_are_jpeg_webp_and_avif_with_nothing_but_pixels(tmp_path: Path) -> None:
     source = photo_with_secrets(tmp_path / "p.jpg", (1600, 1200)).read_bytes()
     described, files = render(source, "p", ImageOptions())
     assert [(r.media_type, r.width) for r in described.renditions] == [
-        (WEBP, 320), (WEBP, 640), (WEBP, 1024), (JPEG, 320), (JPEG, 640), (JPEG, 1024)]
+        (kind, width) for kind in (JPEG, WEBP, AVIF) for width in (360, 540, 720, 1080)]
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         assert image_leaks(tmp_path / name, (SECRET_SERIAL.encode(),)) == [], name
-    assert (described.width, described.height) == (1024, 768)
+    assert {name.rsplit(".", 1)[1] for name in files} == {"jpg", "webp", "avif"}
+    assert (described.width, described.height) == (1080, 810)
     # A 4×3-component blurhash: size flag, maximum, DC (4 chars) and 11 AC pairs.
     assert len(described.blurhash) == 1 + 1 + 4 + 2 * 11
 
@@ -73,3 +91,66 @@ def test_changed_options_make_new_renditions(tmp_path: Path) -> None:
     _, small = RenditionCache(tmp_path / "c", ImageOptions(widths=(320,))).process(source, "p")
     _, large = RenditionCache(tmp_path / "c", ImageOptions(widths=(640,))).process(source, "p")
     assert small != large
+
+
+def noise(path: Path, size: tuple[int, int] = (1200, 800)) -> bytes:
+    """A photo no encoder can shrink: random pixels."""
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(path, "PNG")
+    return path.read_bytes()
+
+
+def test_no_webp_or_avif_heavier_than_the_jpeg_of_its_width_is_written(tmp_path: Path) -> None:
+    heavy = ImageOptions(widths=(360, 720), jpeg_quality=5, webp_quality=100, avif_quality=100)
+    described, files = render(noise(tmp_path / "n.png"), "n", heavy)
+    assert [(r.media_type, r.width) for r in described.renditions] == [(JPEG, 360), (JPEG, 720)]
+    assert {name.rsplit(".", 1)[1] for name in files} == {"jpg"}
+    picture = Photo(described, "noise", "/media", "n.png").picture()
+    assert "<source" not in picture and 'srcset="/media/n-' in picture
+
+
+def test_each_source_offers_the_lightest_file_of_each_width() -> None:
+    def made(kind: str, width: int, size: int) -> Rendition:
+        return Rendition(f"p-{width}.{kind.split('/')[1]}", width, width, kind, size)
+
+    image = ProcessedImage(720, 720, "", (
+        made(JPEG, 360, 10), made(JPEG, 720, 20), made(WEBP, 360, 5), made(AVIF, 360, 7),
+        made(AVIF, 720, 12)))
+    photo = Photo(image, "p", "/m", "p.jpg")
+    assert photo.srcset(AVIF, WEBP, JPEG) == "/m/p-360.webp 360w, /m/p-720.avif 720w"
+    assert photo.srcset(WEBP, JPEG) == "/m/p-360.webp 360w, /m/p-720.jpeg 720w"
+    picture = photo.picture()
+    assert picture.index('type="image/avif"') < picture.index('type="image/webp"')
+
+
+def test_without_avif_in_pillow_only_webp_and_jpeg_are_made_and_the_cache_knows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = photo_with_secrets(tmp_path / "p.jpg", (1200, 900)).read_bytes()
+    with_avif = ImageOptions().fingerprint()
+    monkeypatch.setattr(milpa.images, "avif_available", lambda: False)
+    described, files = render(source, "p", ImageOptions())
+    assert {r.media_type for r in described.renditions} == {JPEG, WEBP}
+    assert not [name for name in files if name.endswith(".avif")]
+    assert "image/avif" not in Photo(described, "p", "/m", "p.jpg").picture()
+    assert ImageOptions().fingerprint() != with_avif  # Pillow with AVIF later: made again
+
+
+ONE_CPU = """
+import hashlib, os, sys
+from pathlib import Path
+from milpa.images import AVIF, ImageOptions, render
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+described, files = render(Path(sys.argv[1]).read_bytes(), "p", ImageOptions(widths=(540,)))
+print(hashlib.sha256(files[described.of_type(AVIF)[0].name]).hexdigest())
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to compare")
+def test_an_avif_has_the_same_bytes_whatever_the_number_of_cpus(tmp_path: Path) -> None:
+    path = tmp_path / "p.jpg"
+    noise(tmp_path / "n.png", (800, 600))
+    Image.open(tmp_path / "n.png").save(path, quality=90)
+    described, files = render(path.read_bytes(), "p", ImageOptions(widths=(540,)))
+    here = hashlib.sha256(files[described.of_type(AVIF)[0].name]).hexdigest()
+    there = subprocess.run([sys.executable, "-c", ONE_CPU, str(path)], capture_output=True,
+                           text=True, timeout=120, check=True, env=os.environ)
+    assert there.stdout.strip() == here

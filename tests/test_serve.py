@@ -20,6 +20,7 @@ def output(tmp_path: Path) -> Path:
     (tmp_path / "out/stories/a/index.html").write_text("<!doctype html><title>a</title>")
     (tmp_path / "out/media").mkdir()
     (tmp_path / "out/media/p-1234-320.webp").write_bytes(b"RIFF....WEBP")
+    (tmp_path / "out/media/p-1234-360.avif").write_bytes(b"....ftypavif")
     (tmp_path / "out/feeds").mkdir()
     (tmp_path / "out/feeds/all.atom.xml").write_text("<feed/>")
     (tmp_path / "out/feeds/all.rss.xml").write_text("<rss/>")
@@ -57,6 +58,9 @@ def test_clean_urls_content_types_and_caching(output: Path) -> None:
                 async with http.get(f"{base}/media/p-1234-320.webp",
                                     headers={"If-None-Match": etag}) as again:
                     assert again.status == 304
+                async with http.get(f"{base}/media/p-1234-360.avif") as avif:
+                    assert avif.headers["Content-Type"] == "image/avif"
+                    assert "immutable" in avif.headers["Cache-Control"]
                 async with http.get(f"{base}/feeds/all.atom.xml") as atom:
                     assert atom.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
                     modified = atom.headers["Last-Modified"]

@@ -7,12 +7,18 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import urljoin, urlsplit
 
-from .images import JPEG, WEBP, ProcessedImage, Rendition
+from .images import AVIF, JPEG, WEBP, ProcessedImage, Rendition
 from .video import MP4, WEBM, ProcessedVideo, duration_text
 
-# The story column is at most 40em wide; below that, photos fill the screen.
-COLUMN_SIZES = "(min-width: 42em) 40em, 100vw"
+# The story column (theme/templates/milpa.css: `main`, 40em of a 1.06rem font, 1em padding
+# each side, border-box) is 678 px wide at most, 644 px inside; below that, photos span the
+# screen less the padding (34 px). In px: `sizes` reads em as 16 px, not the theme's.
+COLUMN_SIZES = "(min-width: 678px) 644px, calc(100vw - 34px)"
 THUMBNAIL_SIZES = "8em"
+# What each <source> of a <picture> offers, in the order browsers try them: per width, the
+# lightest file of its type or of an older one (every browser that decodes AVIF decodes
+# WebP too), so choosing a newer format never costs more than the JPEG.
+_SOURCES = ((AVIF, (AVIF, WEBP, JPEG)), (WEBP, (WEBP, JPEG)))
 
 
 @dataclass(frozen=True)
@@ -27,15 +33,19 @@ class Photo:
     def url(self, name: str) -> str:
         return f"{self.base_url}/{name}"
 
-    def srcset(self, media_type: str) -> str:
-        return ", ".join(f"{self.url(r.name)} {r.width}w" for r in self.image.of_type(media_type))
+    def srcset(self, *media_types: str) -> str:
+        return ", ".join(f"{self.url(r.name)} {r.width}w"
+                         for r in self.image.lightest(media_types))
 
     def picture(self, sizes: str = COLUMN_SIZES, lazy: bool = True, width: int = 640) -> str:
-        """A ``<picture>``: WebP where the browser takes it, JPEG otherwise."""
+        """A ``<picture>``: AVIF, then WebP, where the browser takes them; JPEG otherwise."""
         fallback = self.image.closest(width, JPEG)
         loading = ' loading="lazy"' if lazy else ""
+        sources = "".join(
+            f'<source type="{media_type}" srcset="{self.srcset(*offered)}" sizes="{sizes}">'
+            for media_type, offered in _SOURCES if self.image.of_type(media_type))
         return (
-            f'<picture><source type="{WEBP}" srcset="{self.srcset(WEBP)}" sizes="{sizes}">'
+            f"<picture>{sources}"
             f'<img src="{self.url(fallback.name)}" srcset="{self.srcset(JPEG)}" sizes="{sizes}" '
             f'width="{fallback.width}" height="{fallback.height}" alt="{escape(self.alt)}"'
             f'{loading} decoding="async"></picture>'

@@ -1,12 +1,12 @@
 """Announce: tell every follower's server about new, edited and removed stories, once.
 
-Two steps, both safe to interrupt. First the plan (``milpa.announce``) becomes queue files
-in the data folder, one per inbox still to reach, and each change is written to the
-ledger right after its queue files: a rerun never plans the same change twice. Then the
-queue is delivered (``milpa_delivery.deliverer``): one signed POST per shared inbox, a file
-removed per delivery. Killed
-at any point, a rerun sends what is left; only a POST that succeeded in the instant before
-the kill can be sent again, with the same activity id, which servers recognise.
+Two steps, both safe to interrupt. First the plan (``milpa.announce``) is queued in the
+data folder, one batch of inboxes per activity, and each change is written to the ledger
+right after it is queued: a rerun never plans the same change twice. Then the queue is
+delivered (``milpa_delivery.deliverer``): one signed POST per shared inbox, each answer a
+line in the queue's journal. Killed at any point, a rerun sends what is left; only a POST
+that succeeded in the instant before the kill can be sent again, with the same activity
+id, which servers recognise (see ``milpa_delivery.queue`` for a power cut).
 """
 
 from __future__ import annotations
@@ -72,8 +72,11 @@ def summarise(plan: Plan, store: DataStore) -> PlanSummary:
 def enqueue(plan: Plan, store: DataStore) -> None:
     """Queue files first, then the ledger: a crash in between only queues them again."""
     queue = DeliveryQueue(store.folder)
+    audiences: dict[tuple[str, ...], set[str]] = {}  # the followers are read once per audience
     for change in plan.changes:
-        queue.enqueue(change.activity, change.sender, inboxes_of(store, change.audience))
+        if change.audience not in audiences:
+            audiences[change.audience] = inboxes_of(store, change.audience)
+        queue.enqueue(change.activity, change.sender, audiences[change.audience])
         store.record_ledger(change.entry.key, asdict(change.entry))
     for entry in plan.quiet:
         store.record_ledger(entry.key, asdict(entry))

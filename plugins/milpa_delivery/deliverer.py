@@ -5,10 +5,10 @@ Each POST carries ``Digest: SHA-256=…`` (the form Mastodon sends and strict ve
 want), signed with the digest, never follows a redirect (a 3xx is a failed delivery), and
 connects only where the address guard allows. A delivery of an activity addressed to its
 sender's followers also carries, signed, FEP-8fcf's ``Collection-Synchronization`` for
-the inbox's server (``milpa.sync``; digests made once per run). A delivery removes its
-queue file; a failure writes the next try into it (backoff from a minute to a day, or
-what the server asks), so whoever runs the queue next — this process later,
-`publish.py announce` — picks up exactly what is left.
+the inbox's server (``milpa.sync``; digests made once per run). Each answer is written to
+the queue's journal at once: done, or the next try (backoff from a minute to a day, or what
+the server asks), so whoever runs the queue next — this process later, `publish.py
+announce` — picks up exactly what is left.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate, parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,10 +35,10 @@ from milpa.activitypub import ACTIVITY_JSON, ApUrls
 from milpa.logs import service_logger
 from milpa.settings import setting, site_url
 from milpa.signing import Signer
-from milpa.state import DataStore, write_atomically
+from milpa.state import DataStore
 from milpa.sync import FollowerDigests, addressed_to, server_prefix, sync_header
 from milpa_delivery.guard import guarded_session, refused_by_guard
-from milpa_delivery.queue import DeliveryQueue
+from milpa_delivery.queue import DeliveryQueue, Entry, Slot
 
 logger = service_logger(__name__)
 NOT_FOUND_LIMIT = 3  # a follower whose inbox answers 404 this many times is removed
@@ -113,13 +112,15 @@ class Deliverer:
         return await http.post(inbox, data=body, headers=headers, allow_redirects=False)
 
     async def deliver_item(self, http: aiohttp.ClientSession, secret: CryptographicSecret,
-                           body: bytes, digest: str, item_file: Path, item: dict[str, Any],
-                           sync: str | None = None) -> None:
+                           body: bytes, digest: str, entry: Entry, slot: Slot,
+                           item: dict[str, Any], sync: str | None = None) -> None:
         inbox = item["inbox"]
         host = urlsplit(inbox).netloc
         semaphore = self.hosts.setdefault(host, asyncio.Semaphore(self.per_host))
         status, retry_after, reason = None, None, ""
-        async with self.limit, semaphore:
+        # The host's turn first, then a slot of the global limit: waiting for a busy host
+        # must not hold a slot that another host's delivery could use.
+        async with semaphore, self.limit:
             if host in self.down:  # one timeout is enough to know: the rest waits
                 self.outcome.retried_later += 1
                 self.on_progress()
@@ -135,35 +136,34 @@ class Deliverer:
                 else:
                     self.down.add(host)
         self.store.mark_available(host, status is not None)
-        self.settle(item_file, item, status, retry_after, reason)
+        self.settle(entry, slot, item, status, retry_after, reason)
         self.on_progress()
 
-    def settle(self, item_file: Path, item: dict[str, Any], status: int | None,
+    def settle(self, entry: Entry, slot: Slot, item: dict[str, Any], status: int | None,
                retry_after: str | None, reason: str) -> None:
         inbox, attempts = item["inbox"], item["attempts"] + 1
         first_try = item.get("first_try") or datetime.now(UTC).isoformat()
         too_old = datetime.now(UTC) - datetime.fromisoformat(first_try) > timedelta(
             days=self.max_days)
         if status is not None and 200 <= status < 300:
-            item_file.unlink(missing_ok=True)
+            entry.finish(slot)
             self.outcome.delivered += 1
         elif status == 410 or (status == 404 and attempts >= NOT_FOUND_LIMIT):
-            item_file.unlink(missing_ok=True)
+            entry.finish(slot)
             self.outcome.removed_followers += self.store.remove_followers_at(inbox)
             logger.info("delivery: %s answered %s; its followers are removed", inbox, status)
         elif status is not None and 300 <= status < 500 and status not in (404, 408, 429):
-            item_file.unlink(missing_ok=True)  # refused, or sent elsewhere: never followed
+            entry.finish(slot)  # refused, or sent elsewhere: never followed
             self.outcome.gave_up += 1
             logger.warning("delivery: %s refused the activity (%s %s)", inbox, status, reason)
         elif attempts >= self.max_attempts or too_old:
-            item_file.unlink(missing_ok=True)
+            entry.finish(slot)
             self.outcome.gave_up += 1
             logger.warning("delivery: gave up on %s after %d tries", inbox, attempts)
         else:
             later = datetime.now(UTC) + retry_delay(attempts, retry_after)
-            write_atomically(item_file, json.dumps({
-                **item, "attempts": attempts, "next_try": later.isoformat(),
-                "first_try": first_try}).encode())
+            entry.postpone(slot, {**item, "attempts": attempts, "next_try": later.isoformat(),
+                                  "first_try": first_try})
             self.outcome.retried_later += 1
             logger.info("delivery: %s: %s; trying again after %s", inbox,
                         status or reason, later.isoformat(timespec="seconds"))
@@ -207,13 +207,13 @@ class Deliverer:
                         secret = CryptographicSecret(self.urls.key(entry.sender),
                                                      self.private_key)
                         synced = addressed_to(entry.activity, self.urls.followers(entry.sender))
-                        for item_file, item in entry.items:
+                        for slot, item in entry.items:
                             if item["next_try"] and item["next_try"] > now:
                                 self.outcome.retried_later += 1
                                 continue
                             sync = self.sync_value(digests, entry.sender, item["inbox"]) \
                                 if synced else None
-                            work.append((secret, body, digest, item_file, item, sync))
+                            work.append((secret, body, digest, entry, slot, item, sync))
                     await asyncio.gather(*(self.deliver_item(http, *job) for job in work))
         self.queue.tidy(None if only is None else folders)
         self.outcome.seconds = time.perf_counter() - started

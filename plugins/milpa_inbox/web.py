@@ -31,12 +31,13 @@ CONTENT_TYPES = {
     ".xml": "application/xml; charset=utf-8",
     ".json": "application/json",
     ".webp": "image/webp",
+    ".avif": "image/avif",
     ".jpg": "image/jpeg",
     ".mp4": "video/mp4",
     ".webm": "video/webm",
 }
 # Renditions and videos are named by their content's hash: they never change.
-_IMMUTABLE = frozenset({".webp", ".jpg", ".mp4", ".webm"})
+_IMMUTABLE = frozenset({".avif", ".webp", ".jpg", ".mp4", ".webm"})
 
 
 FEED_TYPES = {".atom.xml": "application/atom+xml; charset=utf-8",
