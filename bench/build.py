@@ -88,7 +88,7 @@ def site_settings(base: Path, content: Path, name: str) -> Path:
         + f"MILPA_KEYS_PATH = {str(keys)!r}\nMILPA_DATA_PATH = {str(base / 'data')!r}\n"
         # The demo's profile photos exist only in the demo's content.
         + ("" if content == ROOT / "content" else
-           "MILPA_ACTOR_ICON = MILPA_ACTOR_IMAGE = None\nMILPA_TERRITORIES = {}\n"))
+           "MILPA_ACTOR_ICON = MILPA_ACTOR_IMAGE = MILPA_LOGO = None\nMILPA_TERRITORIES = {}\n"))
     return settings
 
 
