@@ -132,7 +132,7 @@ def apply(shadow: Path, final: Path, produced: dict[str, int]) -> None:
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(shadow / relative, target)
+        (shadow / relative).replace(target)  # atomic: the old file or the new one
     for folder, folders, files in os.walk(final, topdown=False):
         base = Path(folder)
         for name in files:
