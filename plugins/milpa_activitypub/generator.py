@@ -54,6 +54,11 @@ class Fediverse:
         self.territory_of = territory_of  # territory slug → actor
         self.followers = followers or {}  # actor name → followers when the build began
 
+    def page_fingerprint(self) -> tuple[Any, ...]:
+        """All that pages can show of it (milpa_site.memo: pages not rendered again)."""
+        return (self.base, self.actors, {slug: a.name for slug, a in self.author_of.items()},
+                {slug: a.name for slug, a in self.territory_of.items()}, self.followers)
+
     def follower_count(self, actor: Actor) -> int:
         return self.followers.get(actor.name, 0)
 

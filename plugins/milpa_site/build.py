@@ -29,6 +29,7 @@ from pelican.settings import read_settings
 from pelican.utils import slugify
 
 from milpa.checks import Problem, SiteCheck
+from milpa.i18n import LOCALE_DIR
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
 from milpa.settings import media_cache_folder, setting
@@ -36,6 +37,7 @@ from milpa.settings import media_cache_folder, setting
 from .finishing import strip_copied_media
 from .keeping import KeepingWriter, apply, keeping_writer, settle, shadow_files
 from .markdown_reader import ReusedMarkdownReader
+from .memo import RenderMemo, site_fingerprint
 
 _ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
                   "drafts", "drafts_translations")
@@ -279,10 +281,20 @@ def pelican_settings(settings: Mapping[str, Any], staging: Path) -> dict[str, An
             "MILPA_LEAVES_OUT_BROKEN": True}
 
 
+def render_memo(settings: Mapping[str, Any]) -> RenderMemo:
+    """The fingerprints of the pages last built into this output folder with these
+    settings (the content cache's folder is named after them)."""
+    output = hashlib.sha256(str(Path(settings["OUTPUT_PATH"]).resolve()).encode())
+    site = Path(settings["PATH"]).resolve().parent
+    locales = [LOCALE_DIR, *(site / folder for folder in setting(settings, "MILPA_LOCALE_PATHS"))]
+    return RenderMemo(content_cache_folder(settings) / f"pages-{output.hexdigest()[:16]}.json",
+                      site_fingerprint(settings, locales))
+
+
 @contextmanager
-def _keeping(previous: Path) -> Iterator[type[KeepingWriter]]:
+def _keeping(previous: Path, memo: RenderMemo | None) -> Iterator[type[KeepingWriter]]:
     """While Pelican runs: its writer writes only what differs from ``previous``."""
-    writer = keeping_writer(previous)
+    writer = keeping_writer(previous, memo)
 
     def writer_class(_pelican: Any) -> type[KeepingWriter]:
         return writer
@@ -295,8 +307,8 @@ def _keeping(previous: Path) -> Iterator[type[KeepingWriter]]:
 
 
 def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
-                 sources: Mapping[Path, Any]) -> tuple[_Errors, dict[str, int], _Run,
-                                                       KeepingWriter]:
+                 sources: Mapping[Path, Any], memo: RenderMemo | None
+                 ) -> tuple[_Errors, dict[str, int], _Run, KeepingWriter]:
     """One Pelican run into the shadow folder ``staging``, keeping what did not change in
     the output folder. Raises BuildFailed for a plugin that did not register or a
     site-wide error."""
@@ -304,7 +316,7 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     content = Path(settings["PATH"])
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
           _leaving_out(excluded, errors) as run, _quiet_pelican(),
-          _keeping(Path(settings["OUTPUT_PATH"])) as writer):
+          _keeping(Path(settings["OUTPUT_PATH"]), memo) as writer):
         runner = Pelican(pelican_settings(settings, staging))
         missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
@@ -346,7 +358,8 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
     try:
-        errors, counts, run, writer = _run_pelican(settings, staging, excluded, sources)
+        memo = render_memo(settings)
+        errors, counts, run, writer = _run_pelican(settings, staging, excluded, sources, memo)
         # Stories report their problems as Pelican reads them, before the lists are
         # settled; an error about one that is still listed means its page was written.
         if any(path not in run.left_out for path in errors.by_source):
@@ -369,6 +382,7 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     produced = settle(staging, final, writer)
     changed_feeds = _changed_feeds(shadow_files(staging))
     apply(staging, final, produced)
+    memo.save(produced)
     renditions = sum(1 for path in produced if path.startswith(f"{media}/")
                      and path.endswith((".webp", ".jpg")) and "/" not in path[len(media) + 1:])
     total = sum(produced.values())

@@ -15,12 +15,15 @@ import filecmp
 import io
 import logging
 import os
+import posixpath
 import shutil
 from pathlib import Path
 from typing import Any
 
 from pelican.utils import sanitised_join
 from pelican.writers import Writer
+
+from .memo import RenderMemo
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +42,33 @@ class _Settled(io.StringIO):
         super().close()
 
 
+class _Memoized:
+    """A template that gives the previous build's text of a page whose fingerprint is the
+    one that text was rendered from."""
+
+    def __init__(self, template: Any, writer: KeepingWriter, memo: RenderMemo) -> None:
+        self.template, self.writer, self.memo = template, writer, memo
+
+    def render(self, context: dict[str, Any]) -> str:
+        fingerprint = self.memo.fingerprint(self.template, context)
+        if fingerprint is not None:
+            relative = posixpath.normpath(context["output_file"])
+            self.writer.fingerprints[relative] = fingerprint
+            text = self.memo.reused(relative, fingerprint, self.writer.previous)
+            if text is not None:
+                self.memo.reuses += 1
+                return text
+        return self.template.render(context)
+
+
 class KeepingWriter(Writer):
     """Pelican's Writer that writes into the shadow folder only what differs from
     ``previous``, and remembers every file the build produced (``produced``: relative
-    path → size) and which of them it wrote (``changed``)."""
+    path → size) and which of them it wrote (``changed``). With a ``memo``, pages whose
+    fingerprint did not change are not rendered again."""
 
     previous: Path
+    memo: RenderMemo | None
     made: list[KeepingWriter]
 
     def __init__(self, output_path: str, settings: dict[str, Any] | None = None) -> None:
@@ -53,7 +77,14 @@ class KeepingWriter(Writer):
         self.produced: dict[str, int] = {}
         self.changed: set[str] = set()
         self._folders: set[Path] = set()
+        self.fingerprints: dict[str, str] = {}  # relative path → what its page was made of
         self.made.append(self)
+
+    def write_file(self, name: Any, template: Any, context: dict[str, Any], *args: Any,
+                   **kwargs: Any) -> None:
+        if self.memo is not None:
+            template = _Memoized(template, self, self.memo)
+        super().write_file(name, template, context, *args, **kwargs)
 
     def _open_w(self, filename: str, encoding: str, override: bool = False) -> Any:
         if filename in self._written_files:  # Pelican's own rules for a second write
@@ -73,6 +104,9 @@ class KeepingWriter(Writer):
     def write_bytes(self, relative: str, data: bytes) -> None:
         """``data`` as the file ``relative``, written only if the previous output differs."""
         self.produced[relative] = len(data)
+        fingerprint = self.fingerprints.pop(relative, None)
+        if fingerprint is not None and self.memo is not None:
+            self.memo.record(relative, fingerprint, data)
         previous = self.previous / relative
         try:
             if previous.stat().st_size == len(data) and previous.read_bytes() == data:
@@ -95,9 +129,10 @@ class KeepingWriter(Writer):
         self.changed.add(relative)
 
 
-def keeping_writer(previous: Path) -> type[KeepingWriter]:
+def keeping_writer(previous: Path, memo: RenderMemo | None) -> type[KeepingWriter]:
     """A KeepingWriter class for one build (Pelican's ``get_writer`` wants a class)."""
-    return type("KeepingWriter", (KeepingWriter,), {"previous": previous, "made": []})
+    return type("KeepingWriter", (KeepingWriter,),
+                {"previous": previous, "memo": memo, "made": []})
 
 
 def shadow_files(shadow: Path) -> list[str]:
