@@ -77,6 +77,7 @@ class Digests:
     def __init__(self) -> None:
         self._known: dict[tuple[int, int], str] = {}
         self._alive: list[Any] = []  # keeps digested objects alive: ids stay theirs
+        self._htmls: dict[int, str] = {}
 
     def of(self, value: Any, depth: int = 0) -> str:
         if value is None or isinstance(value, bool | int | float | str):
@@ -88,21 +89,23 @@ class Digests:
         return self._known[key]
 
     def _text(self, value: Any, depth: int) -> str:
-        if isinstance(value, datetime | date):
-            return f"{type(value).__name__}:{value.isoformat()}:{getattr(value, 'tzinfo', '')}"
-        if isinstance(value, enum.Enum | Path | tzinfo):
-            return repr(value)
+        # The usual kinds first: ABC checks (Mapping) are slow.
+        if isinstance(value, dict):
+            return self._mapping(value, depth)
         if isinstance(value, list | tuple):
             return "[" + ",".join(self.of(item, depth) for item in value) + "]"
-        if isinstance(value, set | frozenset):
-            return "{" + ",".join(sorted(self.of(item, depth) for item in value)) + "}"
-        if isinstance(value, Mapping):
-            return "{" + ",".join(sorted(f"{self.of(k, depth)}:{self.of(v, depth)}"
-                                         for k, v in value.items())) + "}"
         if isinstance(value, Content):
             return self._content(value, depth)
         if isinstance(value, URLWrapper):
             return f"{type(value).__name__}:{value.name}:{value.slug}:{value.url}:{value.save_as}"
+        if isinstance(value, datetime | date):
+            return f"{type(value).__name__}:{value.isoformat()}:{getattr(value, 'tzinfo', '')}"
+        if isinstance(value, enum.Enum | Path | tzinfo):
+            return repr(value)
+        if isinstance(value, set | frozenset):
+            return "{" + ",".join(sorted(self.of(item, depth) for item in value)) + "}"
+        if isinstance(value, Mapping):
+            return self._mapping(value, depth)
         if isinstance(value, Page):
             return (f"page:{value.number}:{value.url}:{value.save_as}:"
                     f"{self.of(value.paginator, depth)}:{self.of(value.object_list, depth)}")
@@ -118,13 +121,25 @@ class Digests:
                 f"{f.name}={self.of(getattr(value, f.name), depth)}" for f in fields)
         raise Unmemoizable(type(value).__qualname__)
 
+    def _mapping(self, value: Mapping[Any, Any], depth: int) -> str:
+        return "{" + ",".join(sorted(f"{self.of(k, depth)}:{self.of(v, depth)}"
+                                     for k, v in value.items())) + "}"
+
+    def _html(self, content: Content) -> str:
+        """The object's HTML with its links resolved, once per build (Pelican resolves
+        them on every access)."""
+        key = id(content)
+        if key not in self._htmls:
+            self._htmls[key] = hashlib.sha256(content.content.encode()).hexdigest()
+        return self._htmls[key]
+
     def _content(self, content: Content, depth: int) -> str:
         """All of a content object's own attributes; the content objects it points to
         (translations, the stories around it) one level deep, then by their address."""
         if depth > 1:
             return f"{type(content).__name__}:{content.url}:{content.save_as}"
         own = {name: value for name, value in vars(content).items() if name not in _NOT_OWN}
-        parts = [type(content).__name__, content.content, self.of(own, depth + 1)]
+        parts = [type(content).__name__, self._html(content), self.of(own, depth + 1)]
         return "\0".join(parts)
 
 
