@@ -28,7 +28,7 @@ from typing import Any
 import jinja2
 import markdown
 import pelican
-from jinja2 import meta
+from jinja2 import meta, nodes
 from pelican.contents import Content
 from pelican.paginator import Page, Paginator
 from pelican.urlwrappers import URLWrapper
@@ -110,8 +110,9 @@ class Digests:
             return (f"page:{value.number}:{value.url}:{value.save_as}:"
                     f"{self.of(value.paginator, depth)}:{self.of(value.object_list, depth)}")
         if isinstance(value, Paginator):
+            # Its shape: templates that reach its whole list are not memoized (_referenced).
             return (f"paginator:{value.name}:{value.url}:{value.per_page}:{value.num_pages}:"
-                    f"{self.of(value.object_list, depth)}")
+                    f"{value.count}")
         fingerprint = getattr(value, "page_fingerprint", None)
         if callable(fingerprint):
             return f"{type(value).__qualname__}:{self.of(fingerprint(), depth)}"
@@ -141,6 +142,28 @@ class Digests:
         own = {name: value for name, value in vars(content).items() if name not in _NOT_OWN}
         parts = [type(content).__name__, self._html(content), self.of(own, depth + 1)]
         return "\0".join(parts)
+
+
+# What a template may read of a paginator: a page's digest covers its own stories and the
+# pagination's shape, not the whole list (nor other pages) a paginator can give.
+_PAGINATOR_SHAPE = frozenset({"num_pages", "count", "per_page"})
+
+
+def _reaches_whole_lists(tree: nodes.Template) -> bool:
+    """Whether a template may read a paginator's whole list or other pages: ``.object_list``
+    of anything but a ``*_page``, or a paginator (``*_paginator``, ``….paginator``) used
+    other than for one attribute of its shape."""
+    shape_of: set[int] = set()  # paginators whose use is one attribute of their shape
+    for node in tree.find_all(nodes.Getattr):
+        if node.attr in _PAGINATOR_SHAPE:
+            shape_of.add(id(node.node))
+        if node.attr == "object_list" and not (
+                isinstance(node.node, nodes.Name) and node.node.name.endswith("_page")):
+            return True
+    paginators = [node for node in tree.find_all(nodes.Getattr) if node.attr == "paginator"]
+    paginators += [node for node in tree.find_all(nodes.Name)
+                   if node.name.endswith("_paginator")]
+    return any(id(node) not in shape_of for node in paginators)
 
 
 class RenderMemo:
@@ -181,6 +204,8 @@ class RenderMemo:
             seen.add(current)
             source, _, _ = env.loader.get_source(env, current)
             tree = env.parse(source)
+            if _reaches_whole_lists(tree):
+                return None
             names |= meta.find_undeclared_variables(tree)
             for used in meta.find_referenced_templates(tree):
                 if used is None:
