@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import jinja2
+import pytest
 
 from milpa.replies import Reply
 from milpa.state import DataStore, Follower
@@ -192,3 +193,33 @@ def test_a_photo_added_to_the_copied_files_on_a_rebuild_is_stripped(
     mini_site.build()
     assert (mini_site.output / "extra/me.jpg").is_file()
     assert tree_leaks(mini_site.output, SECRETS) == []
+
+
+def test_an_edited_story_renders_again_only_the_listing_page_that_shows_it(
+        mini_site: MiniSite, monkeypatch) -> None:
+    twelve_stories(mini_site)  # two pages of ten on the home page, newest first
+    mini_site.build()
+    rendered = rendered_templates(monkeypatch)
+    mini_site.add("stories/s0.md", story("Story zero, corrected", "Corrected.",
+                                         Date="2026-05-01", Tags="agua, t0", Slug="s0"))
+    assert_same_as_full_build(mini_site, "edited")
+    assert rendered.count("index.html") == 2 + 1  # the full build's two, then page 2
+
+
+@pytest.mark.parametrize(("shown", "page", "edited"), [
+    ("articles_page.paginator.object_list[0].title", "page/2/index.html", 11),
+    ("articles_next_page.object_list[0].title if articles_next_page", "index.html", 1),
+])
+def test_a_theme_that_shows_other_pages_stories_is_rendered_every_time(
+        mini_site: MiniSite, tmp_path: Path, shown: str, page: str, edited: int) -> None:
+    theme = tmp_path / "theme"
+    shutil.copytree(ROOT / "theme", theme)
+    index = theme / "templates/index.html"
+    index.write_text(index.read_text()
+                     + f"{{% block intro %}}Shown: {{{{ {shown} }}}}{{% endblock %}}\n")
+    twelve_stories(mini_site)
+    mini_site.build(THEME=str(theme))
+    mini_site.add(f"stories/s{edited}.md", story(
+        "Corrected", "Corrected.", Date=f"2026-05-{edited + 1:02d}", Slug=f"s{edited}"))
+    assert_same_as_full_build(mini_site, "edited", THEME=str(theme))
+    assert "Shown: Corrected" in mini_site.read(page)

@@ -122,6 +122,10 @@ class Digests:
                 f"{f.name}={self.of(getattr(value, f.name), depth)}" for f in fields)
         raise Unmemoizable(type(value).__qualname__)
 
+    def place(self, page: Page) -> str:
+        """A page of a listing by its place only (number, address, the listing's shape)."""
+        return f"place:{page.number}:{page.url}:{page.save_as}:{self.of(page.paginator)}"
+
     def _mapping(self, value: Mapping[Any, Any], depth: int) -> str:
         return "{" + ",".join(sorted(f"{self.of(k, depth)}:{self.of(v, depth)}"
                                      for k, v in value.items())) + "}"
@@ -147,6 +151,9 @@ class Digests:
 # What a template may read of a paginator: a page's digest covers its own stories and the
 # pagination's shape, not the whole list (nor other pages) a paginator can give.
 _PAGINATOR_SHAPE = frozenset({"num_pages", "count", "per_page"})
+# The pages before and after the one written: templates link them (their digest is their
+# place), and reading their stories makes a template always rendered.
+_NEIGHBOUR_PAGES = ("_previous_page", "_next_page")
 
 
 def _reaches_whole_lists(tree: nodes.Template) -> bool:
@@ -158,7 +165,8 @@ def _reaches_whole_lists(tree: nodes.Template) -> bool:
         if node.attr in _PAGINATOR_SHAPE:
             shape_of.add(id(node.node))
         if node.attr == "object_list" and not (
-                isinstance(node.node, nodes.Name) and node.node.name.endswith("_page")):
+                isinstance(node.node, nodes.Name) and node.node.name.endswith("_page")
+                and not node.node.name.endswith(_NEIGHBOUR_PAGES)):
             return True
     paginators = [node for node in tree.find_all(nodes.Getattr) if node.attr == "paginator"]
     paginators += [node for node in tree.find_all(nodes.Name)
@@ -220,7 +228,12 @@ class RenderMemo:
         digest = hashlib.sha256(f"{self.site}\0{template.name}".encode())
         try:
             for name in sorted(names):
-                value = self.digests.of(context[name]) if name in context else "absent"
+                if name not in context:
+                    value = "absent"
+                elif name.endswith(_NEIGHBOUR_PAGES) and isinstance(context[name], Page):
+                    value = self.digests.place(context[name])
+                else:
+                    value = self.digests.of(context[name])
                 digest.update(f"\0{name}={value}".encode())
         except Unmemoizable as unknown:
             logger.debug("%s is rendered every time: %s", template.name, unknown)
