@@ -95,14 +95,17 @@ class KeepingWriter(Writer):
         return _Settled(self, filename, encoding)
 
     def _target(self, relative: str) -> Path:
-        target = Path(sanitised_join(str(self.shadow), relative))
+        """Where ``relative`` goes in the shadow (Pelican refuses a path that leaves it)."""
+        return Path(sanitised_join(str(self.shadow), relative))
+
+    def _folder_for(self, target: Path) -> None:
         if target.parent not in self._folders:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(target.parent)
-        return target
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         """``data`` as the file ``relative``, written only if the previous output differs."""
+        target = self._target(relative)
         self.produced[relative] = len(data)
         fingerprint = self.fingerprints.pop(relative, None)
         if fingerprint is not None and self.memo is not None:
@@ -113,11 +116,13 @@ class KeepingWriter(Writer):
                 return
         except OSError:  # not there before (or not a file): write it
             pass
-        self._target(relative).write_bytes(data)
+        self._folder_for(target)
+        target.write_bytes(data)
         self.changed.add(relative)
 
     def copy_file(self, relative: str, source: Path) -> None:
         """``source`` copied as the file ``relative``, only if the previous output differs."""
+        target = self._target(relative)
         previous = self.previous / relative
         self.produced[relative] = source.stat().st_size
         try:
@@ -125,7 +130,8 @@ class KeepingWriter(Writer):
                 return
         except OSError:
             pass
-        shutil.copyfile(source, self._target(relative))
+        self._folder_for(target)
+        shutil.copyfile(source, target)
         self.changed.add(relative)
 
 
@@ -168,10 +174,12 @@ def apply(shadow: Path, final: Path, produced: dict[str, int]) -> None:
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         (shadow / relative).replace(target)  # atomic: the old file or the new one
+    root = len(str(final)) + 1
     for folder, folders, files in os.walk(final, topdown=False):
         base = Path(folder)
+        prefix = folder[root:].replace(os.sep, "/") + "/" if len(folder) > root - 1 else ""
         for name in files:
-            if (base / name).relative_to(final).as_posix() not in produced:
+            if prefix + name not in produced:
                 (base / name).unlink()
         for name in folders:
             inner = base / name

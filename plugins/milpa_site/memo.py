@@ -78,14 +78,23 @@ class Digests:
         self._known: dict[tuple[int, int], str] = {}
         self._alive: list[Any] = []  # keeps digested objects alive: ids stay theirs
         self._htmls: dict[int, str] = {}
+        self._plain: dict[int, str] = {}
+        self._contents = 0  # content objects digested so far
 
     def of(self, value: Any, depth: int = 0) -> str:
         if value is None or isinstance(value, bool | int | float | str):
             return repr(value)
+        if id(value) in self._plain:
+            return self._plain[id(value)]
         key = (id(value), depth)
         if key not in self._known:
-            self._known[key] = hashlib.sha256(self._text(value, depth).encode()).hexdigest()
+            contents = self._contents
+            digest = hashlib.sha256(self._text(value, depth).encode()).hexdigest()
             self._alive.append(value)
+            if self._contents == contents:  # no content object inside: the same at any depth
+                self._plain[id(value)] = digest
+                return digest
+            self._known[key] = digest
         return self._known[key]
 
     def _text(self, value: Any, depth: int) -> str:
@@ -141,6 +150,7 @@ class Digests:
     def _content(self, content: Content, depth: int) -> str:
         """All of a content object's own attributes; the content objects it points to
         (translations, the stories around it) one level deep, then by their address."""
+        self._contents += 1
         if depth > 1:
             return f"{type(content).__name__}:{content.url}:{content.save_as}"
         own = {name: value for name, value in vars(content).items() if name not in _NOT_OWN}
