@@ -9,6 +9,10 @@ this module does not know makes the page unmemoizable, and it is simply rendered
 page's fingerprint equals the one recorded for its file by the previous build, and that
 file still has the bytes recorded, its text is taken from the previous output instead of
 rendering the template.
+
+A listing page is digested by its own stories and its paginator's shape (pages, count),
+and the pages before and after it by their place: a template that reads a paginator's
+whole list or another page's stories is found by reading its source, and always rendered.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+import babel
 import jinja2
 import markdown
 import pelican
@@ -62,9 +67,11 @@ def _files_digest(folders: Iterable[Path], suffixes: tuple[str, ...] = ()) -> st
 
 def site_fingerprint(settings: Mapping[str, Any], locale_folders: Iterable[Path]) -> str:
     """What shapes every page besides its own values: the theme, the interface's catalogs,
-    the code that renders (plugins, Pelican, Jinja, Markdown) and Python's version."""
+    the code that renders (plugins, Pelican, Jinja, Markdown, Babel's dates and numbers)
+    and Python's version."""
     plugins = [Path(folder) for folder in settings.get("PLUGIN_PATHS") or []]
-    parts = [pelican.__version__, jinja2.__version__, markdown.__version__, sys.version,
+    parts = [pelican.__version__, jinja2.__version__, markdown.__version__,
+             babel.__version__, sys.version,
              _files_digest([Path(settings["THEME"])]),
              _files_digest(locale_folders, (".po",)),
              _files_digest(plugins, (".py",))]
