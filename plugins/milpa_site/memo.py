@@ -78,6 +78,19 @@ def site_fingerprint(settings: Mapping[str, Any], locale_folders: Iterable[Path]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
+# Values digested again each time they are met rather than kept: small and cheap.
+_CHEAP = (datetime, date, tzinfo, Path, enum.Enum, URLWrapper)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _worth_keeping(value: Any) -> bool:
+    """Whether a value's digest is kept for the build: content objects, listings' pages,
+    long containers and other objects (the site's feeds and actors), met many times."""
+    if isinstance(value, _CONTAINERS):
+        return len(value) > 8
+    return not isinstance(value, _CHEAP)
+
+
 class Digests:
     """Digests of the values pages are given, each object digested once per build."""
 
@@ -91,6 +104,8 @@ class Digests:
     def of(self, value: Any, depth: int = 0) -> str:
         if value is None or isinstance(value, bool | int | float | str):
             return repr(value)
+        if not _worth_keeping(value):  # cheap to digest again: memory matters more
+            return hashlib.sha256(self._text(value, depth).encode()).hexdigest()
         if id(value) in self._plain:
             return self._plain[id(value)]
         key = (id(value), depth)
@@ -161,7 +176,8 @@ class Digests:
         if depth > 1:
             return f"{type(content).__name__}:{content.url}:{content.save_as}"
         own = {name: value for name, value in vars(content).items() if name not in _NOT_OWN}
-        parts = [type(content).__name__, self._html(content), self.of(own, depth + 1)]
+        # ``own`` is made here: digested, not kept (the object's digest is).
+        parts = [type(content).__name__, self._html(content), self._mapping(own, depth + 1)]
         return "\0".join(parts)
 
 
