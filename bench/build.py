@@ -88,7 +88,7 @@ def site_settings(base: Path, content: Path, name: str) -> Path:
         + f"MILPA_KEYS_PATH = {str(keys)!r}\nMILPA_DATA_PATH = {str(base / 'data')!r}\n"
         # The demo's profile photos exist only in the demo's content.
         + ("" if content == ROOT / "content" else
-           "MILPA_ACTOR_ICON = MILPA_ACTOR_IMAGE = None\nMILPA_TERRITORIES = {}\n"))
+           "MILPA_ACTOR_ICON = MILPA_ACTOR_IMAGE = MILPA_LOGO = None\nMILPA_TERRITORIES = {}\n"))
     return settings
 
 
@@ -104,8 +104,10 @@ def plain_settings(base: Path, content: Path, name: str) -> Path:
     return settings
 
 
-def timed(command: list[str], cold: Path | None = None) -> float:
-    """Seconds ``command`` takes; with ``cold``, after that cache folder is emptied."""
+def timed(command: list[str], output: Path, cold: Path | None = None) -> float:
+    """Seconds ``command`` takes to build into the empty folder ``output``; with ``cold``,
+    after that cache folder is emptied (a full build: nothing kept from the last one)."""
+    shutil.rmtree(output, ignore_errors=True)
     if cold is not None:
         for folder in cold.glob("content-*"):
             shutil.rmtree(folder)
@@ -131,18 +133,20 @@ def compare(base: Path, stories: int, photos: int, runs: int) -> dict[str, objec
     plain = [sys.executable, "-m", "pelican", str(content),
              "-s", str(plain_settings(base, content, f"plain-{photos}")),
              "-o", str(base / "out-plain"), "--delete-output-directory"]
-    first = timed(ours)  # fills the rendition cache, as the first build of a site does
+    # Fills the rendition cache, as the first build of a site does.
+    first = timed(ours, base / "out-ours")
     print(f"  first build with an empty cache: {first:.2f} s", flush=True)
     ratios, ours_times, plain_times = [], [], []
     for run in range(runs):
         # Alternate which goes first, so neither always meets a warmer machine.
-        # Milpa's content cache is emptied first: a full build, as plain Pelican's is.
+        # Milpa's content cache (and its page memo) is emptied and both output folders
+        # removed first: full builds from nothing.
         if run % 2:
-            ours_times.append(timed(ours, base / "cache"))
-            plain_times.append(timed(plain))
+            ours_times.append(timed(ours, base / "out-ours", base / "cache"))
+            plain_times.append(timed(plain, base / "out-plain"))
         else:
-            plain_times.append(timed(plain))
-            ours_times.append(timed(ours, base / "cache"))
+            plain_times.append(timed(plain, base / "out-plain"))
+            ours_times.append(timed(ours, base / "out-ours", base / "cache"))
         ratios.append(ours_times[-1] / plain_times[-1])
         print(f"  pair {run + 1}/{runs}: pelican {plain_times[-1]:.2f} s, "
               f"milpa {ours_times[-1]:.2f} s, ratio {ratios[-1]:.2f}", flush=True)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import jinja2
+import pytest
+
+from milpa.replies import Reply
+from milpa.state import DataStore, Follower
 from milpa_site.markdown_reader import ReusedMarkdownReader
 
-from .conftest import MiniSite, story
+from .conftest import ROOT, SECRET_SERIAL, MiniSite, photo_with_secrets, story
+from .privacy import tree_leaks
+
+SECRETS = (SECRET_SERIAL.encode(), b"PhoneMaker", b"home of the author")
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -75,3 +84,142 @@ def test_a_changed_setting_does_not_reuse_what_was_read_before(mini_site: MiniSi
     topics = {"TAG_URL": "topic/{slug}/", "TAG_SAVE_AS": "topic/{slug}/index.html"}
     assert_same_as_full_build(mini_site, "topics", **topics)
     assert 'href="/topic/agua/"' in mini_site.read("stories/a/index.html")
+
+
+def stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each file's inode and modification time: the same pair means it was not written."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def twelve_stories(site: MiniSite) -> None:
+    for number in range(12):  # more than a page of listings
+        site.add(f"stories/s{number}.md", story(
+            f"Story {number}", f"Text of story {number}.", Date=f"2026-05-{number + 1:02d}",
+            Tags=f"agua, t{number % 3}", Slug=f"s{number}"))
+
+
+def test_a_rebuild_writes_only_the_files_that_changed(mini_site: MiniSite) -> None:
+    twelve_stories(mini_site)
+    mini_site.add("extra/robots.txt", "User-agent: *\n")
+    mini_site.build()
+    before = stamps(mini_site.output)
+    mini_site.add("stories/s3.md", story("Story three, corrected", "Corrected.",
+                                         Date="2026-05-04", Tags="agua, t0", Slug="s3"))
+    assert_same_as_full_build(mini_site, "edited")
+    after = stamps(mini_site.output)
+    written = sorted(path for path in after if after[path] != before.get(path))
+    assert "stories/s3/index.html" in written
+    # Pages, ActivityPub documents, feeds and copied files that did not change stay as
+    # they were (a reader or a sync tool sees no change).
+    for kept in ("stories/s9/index.html", "ap/objects/es/s9", "feeds/tag/t2.atom.xml",
+                 "robots.txt", "tag/t2/index.html"):
+        assert after[kept] == before[kept], kept
+    assert len(written) < len(after) / 4
+
+
+def rendered_templates(monkeypatch) -> list[str]:
+    rendered: list[str] = []
+    original = jinja2.Template.render
+
+    def counting(template: jinja2.Template, *args: object, **kwargs: object) -> str:
+        rendered.append(template.name)
+        return original(template, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Template, "render", counting)
+    return rendered
+
+
+def test_pages_that_cannot_have_changed_are_not_rendered_again(mini_site: MiniSite,
+                                                               monkeypatch) -> None:
+    twelve_stories(mini_site)
+    mini_site.build()
+    rendered = rendered_templates(monkeypatch)
+    mini_site.add("stories/s5.md", story("Story five, corrected", "Corrected.",
+                                         Date="2026-05-06", Tags="agua, t2", Slug="s5"))
+    assert_same_as_full_build(mini_site, "edited")
+    # The full build renders all twelve; the rebuild the story and the two around it.
+    assert rendered.count("article.html") == 12 + 3
+
+
+def test_a_hand_edited_output_file_is_rendered_again(mini_site: MiniSite) -> None:
+    twelve_stories(mini_site)
+    mini_site.build()
+    page = mini_site.output / "stories/s4/index.html"
+    page.write_text("defaced", encoding="utf-8")
+    assert_same_as_full_build(mini_site, "restored")
+    assert "Story 4" in page.read_text(encoding="utf-8")
+
+
+def test_rebuilds_after_theme_reply_reaction_follower_and_translation_match_full_builds(
+        mini_site: MiniSite, tmp_path: Path) -> None:
+    theme = tmp_path / "theme"
+    shutil.copytree(ROOT / "theme", theme)
+    twelve_stories(mini_site)
+    mini_site.add("stories/a.md", story("Agua", Slug="a", Authors="Ana"))
+    mini_site.build(THEME=str(theme))
+    base = theme / "templates/base.html"
+    base.write_text(base.read_text().replace("</footer>", "<p>Radio comunitaria</p></footer>"))
+    assert_same_as_full_build(mini_site, "theme", THEME=str(theme))
+    assert "Radio comunitaria" in mini_site.read("stories/s1/index.html")
+    store = DataStore(mini_site.base / "data")
+    store.save_reply(Reply(
+        id="https://a.example/notes/1", story="es/s2", actor="https://a.example/users/1",
+        author_name="Reader", author_handle="@r@a.example", author_url="https://a.example/@r",
+        url="https://a.example/@r/1", published="2026-06-01T10:00:00Z",
+        content="<p>Gracias por contarlo</p>", status="approved"))
+    assert_same_as_full_build(mini_site, "reply", THEME=str(theme))
+    assert "Gracias por contarlo" in mini_site.read("stories/s2/index.html")
+    store.record_reaction("likes", "es/s7", "https://a.example/users/1", "like-1")
+    assert_same_as_full_build(mini_site, "like", THEME=str(theme))
+    assert "1 me gusta" in mini_site.read("stories/s7/index.html")
+    for index in range(3):
+        store.record_follower("ana", Follower(
+            f"https://a.example/users/{index}", f"https://a.example/users/{index}/inbox",
+            None, "2026-05-01T00:00:00+00:00"))
+    assert_same_as_full_build(mini_site, "followers", THEME=str(theme))
+    assert "3 followers" in mini_site.read("author/ana/index.html")
+    mini_site.add("stories/s6-en.md", story("Story six", "In English.", Lang="en",
+                                            Slug="s6", Translation="true", Date="2026-05-07"))
+    assert_same_as_full_build(mini_site, "translation", THEME=str(theme))
+    assert 'hreflang="en"' in mini_site.read("stories/s6/index.html")
+
+
+def test_a_photo_added_to_the_copied_files_on_a_rebuild_is_stripped(
+        mini_site: MiniSite) -> None:
+    mini_site.add("stories/a.md", story("A"))
+    mini_site.build()
+    photo_with_secrets(mini_site.content / "extra/me.jpg")
+    mini_site.build()
+    assert (mini_site.output / "extra/me.jpg").is_file()
+    assert tree_leaks(mini_site.output, SECRETS) == []
+
+
+def test_an_edited_story_renders_again_only_the_listing_page_that_shows_it(
+        mini_site: MiniSite, monkeypatch) -> None:
+    twelve_stories(mini_site)  # two pages of ten on the home page, newest first
+    mini_site.build()
+    rendered = rendered_templates(monkeypatch)
+    mini_site.add("stories/s0.md", story("Story zero, corrected", "Corrected.",
+                                         Date="2026-05-01", Tags="agua, t0", Slug="s0"))
+    assert_same_as_full_build(mini_site, "edited")
+    assert rendered.count("index.html") == 2 + 1  # the full build's two, then page 2
+
+
+@pytest.mark.parametrize(("shown", "page", "edited"), [
+    ("articles_page.paginator.object_list[0].title", "page/2/index.html", 11),
+    ("articles_next_page.object_list[-1].title if articles_next_page", "index.html", 0),
+])
+def test_a_theme_that_shows_other_pages_stories_is_rendered_every_time(
+        mini_site: MiniSite, tmp_path: Path, shown: str, page: str, edited: int) -> None:
+    theme = tmp_path / "theme"
+    shutil.copytree(ROOT / "theme", theme)
+    index = theme / "templates/index.html"
+    index.write_text(index.read_text()
+                     + f"{{% block intro %}}Shown: {{{{ {shown} }}}}{{% endblock %}}\n")
+    twelve_stories(mini_site)
+    mini_site.build(THEME=str(theme))
+    mini_site.add(f"stories/s{edited}.md", story(
+        "Corrected", "Corrected.", Date=f"2026-05-{edited + 1:02d}", Slug=f"s{edited}"))
+    assert_same_as_full_build(mini_site, "edited", THEME=str(theme))
+    assert "Shown: Corrected" in mini_site.read(page)

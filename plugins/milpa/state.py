@@ -279,6 +279,8 @@ class DataStore:
         keys = {f"{lang}/{slug}"}
         for kind in ("replies", "likes", "boosts"):
             folder = self.folder / kind / lang
+            if not folder.is_dir():  # usual: nothing received yet (glob would still compile)
+                continue
             keys.update(f"{lang}/{path.name}" for path in folder.glob(f"{glob_escape(slug)}.*")
                         if path.name[len(slug) + 1:].isdigit())
         return sorted(keys)

@@ -23,7 +23,8 @@ class Actor:
 
     profile: ActorProfile
     kind: str  # site, author or territory
-    stories: list[Any] = field(default_factory=list)
+    # Pages show the stories themselves, never from here (milpa_site.memo leaves it out).
+    stories: list[Any] = field(default_factory=list, metadata={"in_pages": False})
     # Files the actor's avatar and header need in the media folder: (cache file, name).
     media_files: list[tuple[Path, str]] = field(default_factory=list)
 

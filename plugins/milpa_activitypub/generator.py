@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import replace
 from itertools import chain
 from pathlib import Path
@@ -32,6 +31,7 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
+from milpa.outputs import copy_output, write_output
 from milpa.quotes import quote_approval, quote_policy
 from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
@@ -55,6 +55,11 @@ class Fediverse:
         self.author_of = author_of  # author slug → actor
         self.territory_of = territory_of  # territory slug → actor
         self.followers = followers or {}  # actor name → followers when the build began
+
+    def page_fingerprint(self) -> tuple[Any, ...]:
+        """All that pages can show of it (milpa_site.memo: pages not rendered again)."""
+        return (self.base, self.actors, {slug: a.name for slug, a in self.author_of.items()},
+                {slug: a.name for slug, a in self.territory_of.items()}, self.followers)
 
     def follower_count(self, actor: Actor) -> int:
         return self.followers.get(actor.name, 0)
@@ -97,7 +102,7 @@ class FediverseGenerator:
         self.output = Path(output_path)
         self.fediverse: Fediverse | None = None
         self.public_key = ""
-        self._folders: set[Path] = set()
+        self._writer: Any = None
         # What followers were told, by story (read only): ids and edit times.
         self.ledger: dict[str, Any] = {}
         self.atproto_did: str | None = None
@@ -163,15 +168,14 @@ class FediverseGenerator:
 
     def write(self, url_or_path: str, data: bytes | str) -> None:
         relative = self.fediverse.urls.path_of(url_or_path) if self.fediverse else url_or_path
-        target = self.output / relative
-        if target.parent not in self._folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(target.parent)
-        target.write_bytes(data if isinstance(data, bytes) else data.encode())
+        # Through the build's writer: a rebuild writes only the documents that changed.
+        write_output(self._writer, self.output, relative,
+                     data if isinstance(data, bytes) else data.encode())
 
-    def generate_output(self, _writer: Any) -> None:
+    def generate_output(self, writer: Any) -> None:
         if self.fediverse is None:
             return
+        self._writer = writer
         fediverse, urls = self.fediverse, self.fediverse.urls
         object_type = setting(self.settings, "MILPA_OBJECT_TYPE")
         objects = {}
@@ -237,11 +241,9 @@ class FediverseGenerator:
             urls.following(name), 0, items=[])))
         self.write(f"{JRD_FOLDER}/{name}.json", to_json(webfinger_document(
             name, fediverse.base, urls.actor(name), actor.profile.page_url)))
-        media_folder = self.output / setting(self.settings, "MILPA_MEDIA_PATH")
-        media_folder.mkdir(parents=True, exist_ok=True)
+        media_folder = setting(self.settings, "MILPA_MEDIA_PATH")
         for cached, file_name in actor.media_files:
-            if not (media_folder / file_name).exists():
-                shutil.copyfile(cached, media_folder / file_name)
+            copy_output(self._writer, self.output, f"{media_folder}/{file_name}", Path(cached))
 
     def write_discovery(self) -> None:
         base = self.fediverse.base

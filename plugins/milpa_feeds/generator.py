@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from milpa.feeds import FeedItem, FeedSpec, atom_feed, rss_feed
+from milpa.outputs import write_output
 from milpa.settings import setting, site_url
 
 from .index import Feed, FeedIndex, feed_index
@@ -53,12 +54,10 @@ class FeedsGenerator:
             self._items[key] = feed_item(story, base, full)
         return self._items[key]
 
-    def generate_output(self, _writer: Any) -> None:
+    def generate_output(self, writer: Any) -> None:
         assert self.index is not None, "generate_context runs first"
         for feed in self.index.all():
             spec = self.spec(feed)
             for path, document in ((feed.atom, atom_feed(spec)), (feed.rss, rss_feed(spec))):
-                target = self.output / path
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(document)
+                write_output(writer, self.output, path, document)
         logger.info("Wrote %d feeds", 2 * len(self.index.all()))

@@ -18,7 +18,8 @@ class Feed:
     atom: str  # relative output paths, which are also the URLs
     rss: str
     lang: str
-    stories: list[Any] = field(default_factory=list)
+    # Pages show the stories themselves, never from here (milpa_site.memo leaves it out).
+    stories: list[Any] = field(default_factory=list, metadata={"in_pages": False})
 
 
 @dataclass

@@ -48,23 +48,39 @@ class PageLanguage:
         self.site_lang = settings.get("DEFAULT_LANG", "en")
         self.fallbacks = setting(settings, "MILPA_LANGUAGE_FALLBACKS")
         self.folders = _folders(settings)
+        # One build's answers, by language: looking a catalog up stats files, and a page
+        # asks dozens of times. A new build (or `serve`'s next one) makes a new instance.
+        self._languages: dict[str, str] = {}
+        self._catalogs: dict[str, NullTranslations] = {}
+        self._checked: set[tuple[str, str]] = set()
 
     def of(self, context: Context) -> str:
         item = context.get("article") or context.get("page")
         lang = getattr(item, "lang", None) or self.site_lang
-        return interface_language(lang, self.site_lang, self.fallbacks, self.folders)
+        if lang not in self._languages:
+            self._languages[lang] = interface_language(lang, self.site_lang, self.fallbacks,
+                                                       self.folders)
+        return self._languages[lang]
+
+    def catalog(self, lang: str) -> NullTranslations:
+        if lang not in self._catalogs:
+            self._catalogs[lang] = translations(lang, self.folders)
+        return self._catalogs[lang]
 
     def gettext(self, context: Context, message: str) -> str:
         lang = self.of(context)
         self._check(lang, message)
-        return translations(lang, self.folders).gettext(message)
+        return self.catalog(lang).gettext(message)
 
     def ngettext(self, context: Context, singular: str, plural: str, count: int) -> str:
         lang = self.of(context)
         self._check(lang, singular, plural=True)
-        return translations(lang, self.folders).ngettext(singular, plural, count)
+        return self.catalog(lang).ngettext(singular, plural, count)
 
     def _check(self, lang: str, message: str, plural: bool = False) -> None:
+        if (lang, message) in self._checked:
+            return
+        self._checked.add((lang, message))
         if (lang, message) not in _reported and not has_message(lang, message, self.folders,
                                                                 plural):
             _reported.add((lang, message))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterator
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from milpa.outputs import copy_output
 from milpa.settings import setting
 
 logger = logging.getLogger(__name__)
@@ -33,16 +33,16 @@ class MediaGenerator:
     def __init__(self, context: dict[str, Any], settings: dict[str, Any], output_path: str,
                  **_: Any) -> None:
         self.context = context
-        self.media_folder = Path(output_path) / setting(settings, "MILPA_MEDIA_PATH")
+        self.output = Path(output_path)
+        self.media_path = setting(settings, "MILPA_MEDIA_PATH")
 
     def generate_output(self, writer: Any) -> None:
-        published = 0
+        published: set[str] = set()
         for content in written_content(self.context):
             media_files = getattr(content, "media_files", None)
             for cached, name in media_files.files if media_files else ():
-                target = self.media_folder / name
-                if not target.exists():
-                    self.media_folder.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(cached, target)
-                    published += 1
-        logger.info("Published %d media files", published)
+                if name not in published:
+                    published.add(name)
+                    # Through the build's writer: a rebuild copies only what changed.
+                    copy_output(writer, self.output, f"{self.media_path}/{name}", Path(cached))
+        logger.info("Published %d media files", len(published))

@@ -30,13 +30,16 @@ from pelican.utils import slugify
 
 from milpa.bridge import atproto_did_problem
 from milpa.checks import Problem, SiteCheck
+from milpa.i18n import LOCALE_DIR
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
 from milpa.settings import media_cache_folder, setting
 
 from .finishing import strip_copied_media
 from .gone import taken_down, write_gone_site
+from .keeping import KeepingWriter, apply, keeping_writer, settle, shadow_files
 from .markdown_reader import ReusedMarkdownReader
+from .memo import RenderMemo, site_fingerprint
 
 _ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
                   "drafts", "drafts_translations")
@@ -234,25 +237,9 @@ def _leaving_out(excluded: Mapping[Path, Any], errors: _Errors) -> Iterator[_Run
         signals.static_generator_finalized.disconnect(statics)
 
 
-def _changed_feeds(new: Path, old: Path) -> tuple[str, ...]:
-    """Feeds of ``new`` that ``old`` lacks or has with other bytes."""
-    changed = []
-    for pattern in ("*.atom.xml", "*.rss.xml"):
-        for path in sorted(new.rglob(pattern)):
-            relative = path.relative_to(new).as_posix()
-            previous = old / relative
-            if (not previous.is_file() or previous.stat().st_size != path.stat().st_size
-                    or previous.read_bytes() != path.read_bytes()):
-                changed.append(relative)
-    return tuple(changed)
-
-
-def _replace_folder(new: Path, final: Path) -> None:
-    previous = final.with_name(f".{final.name}.previous-{os.getpid()}")
-    if final.exists():
-        final.rename(previous)
-    new.rename(final)
-    shutil.rmtree(previous, ignore_errors=True)
+def _changed_feeds(changed: list[str]) -> tuple[str, ...]:
+    """Feeds among the files this build wrote (new, or with other bytes than before)."""
+    return tuple(path for path in changed if path.endswith((".atom.xml", ".rss.xml")))
 
 
 def _stable(value: Any) -> Any:
@@ -303,14 +290,42 @@ def pelican_settings(settings: Mapping[str, Any], staging: Path) -> dict[str, An
             "MILPA_LEAVES_OUT_BROKEN": True}
 
 
+def render_memo(settings: Mapping[str, Any]) -> RenderMemo:
+    """The fingerprints of the pages last built into this output folder with these
+    settings (the content cache's folder is named after them)."""
+    output = hashlib.sha256(str(Path(settings["OUTPUT_PATH"]).resolve()).encode())
+    site = Path(settings["PATH"]).resolve().parent
+    locales = [LOCALE_DIR, *(site / folder for folder in setting(settings, "MILPA_LOCALE_PATHS"))]
+    return RenderMemo(content_cache_folder(settings) / f"pages-{output.hexdigest()[:16]}.json",
+                      site_fingerprint(settings, locales))
+
+
+@contextmanager
+def _keeping(previous: Path, memo: RenderMemo | None) -> Iterator[type[KeepingWriter]]:
+    """While Pelican runs: its writer writes only what differs from ``previous``."""
+    writer = keeping_writer(previous, memo)
+
+    def writer_class(_pelican: Any) -> type[KeepingWriter]:
+        return writer
+
+    signals.get_writer.connect(writer_class)
+    try:
+        yield writer
+    finally:
+        signals.get_writer.disconnect(writer_class)
+
+
 def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
-                 sources: Mapping[Path, Any]) -> tuple[_Errors, dict[str, int], _Run]:
-    """One Pelican run into ``staging``. Raises BuildFailed for a plugin that did not
-    register or a site-wide error."""
+                 sources: Mapping[Path, Any], memo: RenderMemo | None
+                 ) -> tuple[_Errors, dict[str, int], _Run, KeepingWriter]:
+    """One Pelican run into the shadow folder ``staging``, keeping what did not change in
+    the output folder. Raises BuildFailed for a plugin that did not register or a
+    site-wide error."""
     shutil.rmtree(staging, ignore_errors=True)
     content = Path(settings["PATH"])
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
-          _leaving_out(excluded, errors) as run, _quiet_pelican()):
+          _leaving_out(excluded, errors) as run, _quiet_pelican(),
+          _keeping(Path(settings["OUTPUT_PATH"]), memo) as writer):
         runner = Pelican(pelican_settings(settings, staging))
         missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
@@ -319,11 +334,12 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
         runner.run()
     if errors.site_wide:
         raise BuildFailed(errors.messages, logged=True)
-    return errors, counts, run
+    return errors, counts, run, writer.made[-1]
 
 
 def build(settings: dict[str, Any]) -> BuildSummary:
-    """Check, build into a staging folder without what is broken, then swap it in.
+    """Check, build into a shadow folder without what is broken (only the files that
+    changed are written), then put those in place and remove what is gone.
 
     Raises BuildFailed for site-wide problems; stories left out are in ``left_out``.
     """
@@ -333,9 +349,11 @@ def build(settings: dict[str, Any]) -> BuildSummary:
         final = Path(settings["OUTPUT_PATH"])
         staging = final.with_name(f".{final.name}.building-{os.getpid()}")
         write_gone_site(settings, gone, staging, final)
-        total = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file())
-        _replace_folder(staging, final)
-        return BuildSummary(0, 0, 0, total, time.perf_counter() - started, final)
+        produced = {relative: (staging / relative).stat().st_size
+                    for relative in shadow_files(staging)}
+        apply(staging, final, produced)  # everything else goes
+        return BuildSummary(0, 0, 0, sum(produced.values()), time.perf_counter() - started,
+                            final)
     site = SiteCheck(settings, site_slugify(settings))
     problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
                 if p.blocks_build]
@@ -360,15 +378,17 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
     try:
-        errors, counts, run = _run_pelican(settings, staging, excluded, sources)
+        memo = render_memo(settings)
+        errors, counts, run, writer = _run_pelican(settings, staging, excluded, sources, memo)
         # Stories report their problems as Pelican reads them, before the lists are
         # settled; an error about one that is still listed means its page was written.
         if any(path not in run.left_out for path in errors.by_source):
             raise BuildFailed(errors.messages, logged=True)
         for path, messages in errors.by_source.items():
             excluded.setdefault(path, messages)
-        media = staging / setting(settings, "MILPA_MEDIA_PATH")
-        removed = strip_copied_media(staging, media, run.copied)
+        media = setting(settings, "MILPA_MEDIA_PATH")
+        # The shadow holds only what this build wrote: the rest was checked when written.
+        removed = strip_copied_media(staging, staging / media, run.copied)
         leaks = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH"))).leaks_in_tree(staging)
         if leaks:
             raise BuildFailed([f"{leak}: remove it from content/ or the theme; the output "
@@ -379,11 +399,14 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     except Exception as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed([f"the build stopped: {error}"]) from error
-    files = [p for p in staging.rglob("*") if p.is_file()]
-    renditions = sum(1 for p in files if p.parent == media and p.suffix in (".webp", ".jpg"))
-    total = sum(p.stat().st_size for p in files)
-    changed_feeds = _changed_feeds(staging, final)
-    _replace_folder(staging, final)
+    produced = settle(staging, final, writer)
+    changed_feeds = _changed_feeds(shadow_files(staging))
+    apply(staging, final, produced)
+    memo.save(produced)
+    renditions = sum(1 for path in produced if path.startswith(f"{media}/")
+                     and path.endswith((".avif", ".webp", ".jpg"))
+                     and "/" not in path[len(media) + 1:])
+    total = sum(produced.values())
     left_out = tuple(message for messages in excluded.values() for message in messages)
     return BuildSummary(counts["stories"], counts["pages"], renditions, total,
                         time.perf_counter() - started, final, changed_feeds,

@@ -28,6 +28,18 @@ class Language:
         return self.name
 
 
+@dataclass(frozen=True)
+class LanguageLink:
+    """What a story's page shows of its language."""
+
+    code: str
+    name: str
+    url: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def languages_of(stories: list[Any], settings: dict[str, Any]) -> list[Language]:
     """Languages in use, most stories first, each with its stories newest first."""
     overrides = tuple(sorted(setting(settings, "MILPA_LANGUAGE_NAMES").items()))
@@ -54,8 +66,11 @@ class LanguagesGenerator(Generator):
         stories = list(chain(originals, (t for story in originals for t in story.translations)))
         self.languages = languages_of(stories, self.settings)
         for language in self.languages:
+            # A story names its language and links to its page, never its list: a new story
+            # then changes the language's pages, not every story in it (milpa_site.memo).
+            link = LanguageLink(language.code, language.name, language.url)
             for story in language.articles:
-                story.language = language
+                story.language = link
         self.context["languages"] = self.languages
         self.context["LANGUAGES_URL"] = setting(self.settings, "MILPA_LANGUAGES_URL")
 
