@@ -3,7 +3,8 @@
 ``quote-stamps/ACTOR/STAMP.json``: ACTOR is a digest of the quoting actor, STAMP a digest
 of the quoting post and the story, so asking again for the same quote gives the same stamp
 and one folder listing counts an actor's stamps (capped, so one account cannot fill the
-disk). Each file is written atomically, the count and the write under a file lock.
+disk, and in all, as one server can mint many accounts). Each file is written
+atomically, the counts and the write under one file lock.
 
 A stamp stands while the story it is about is built and the story's policy, as built,
 still allows its requester (``standing``): the inbox serves only those, and announce
@@ -58,21 +59,27 @@ class StampStore:
             return None
         return self.root / actor_part / f"{stamp_part}.json"
 
-    def save(self, stamp: Stamp, per_actor: int) -> bool:
+    def save(self, stamp: Stamp, per_actor: int, total: int) -> bool:
         """Keep ``stamp``; False (and nothing written) when its actor already holds
-        ``per_actor`` others."""
+        ``per_actor`` others, or everyone ``total``: one server can mint many accounts."""
         actor_part, stamp_part = stamp.parts
         path = self.root / actor_part / f"{stamp_part}.json"
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(self.root / f".{actor_part}.lock", timeout=30):
-            if not path.exists():
-                folder = path.parent
-                held = sum(1 for p in folder.glob("*.json")) if folder.is_dir() else 0
-                if held >= per_actor:
-                    return False
+        # One lock for the store: the total is counted across every actor's folder.
+        with FileLock(self.root / ".lock", timeout=30):
+            if not path.exists() and (self.count(path.parent) >= per_actor
+                                      or self.count() >= total):
+                return False
             write_atomically(path, json.dumps(asdict(stamp), sort_keys=True,
                                               ensure_ascii=False).encode())
         return True
+
+    def count(self, folder: Path | None = None) -> int:
+        """Stamps in one actor's folder, or in all: folders listed, no file read."""
+        folders = [folder] if folder is not None else (
+            [entry for entry in self.root.iterdir() if entry.is_dir()]
+            if self.root.is_dir() else [])
+        return sum(1 for one in folders if one.is_dir() for _ in one.glob("*.json"))
 
     def read(self, actor_part: str, stamp_part: str) -> Stamp | None:
         path = self._file(actor_part, stamp_part)
