@@ -261,7 +261,9 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     # editors' own request answered: not held. Its signature was checked like anyone's.
     from_bridge = follows_back(await asyncio.to_thread(inbox.store.bridging, name),
                                follower_id, inbox.bridge_actor)
-    if inbox.manually_approves and not from_bridge:
+    # The bridge following an actor that did not ask (or opted out) would put its stories
+    # on Bluesky without the editors' say: held for an editor even where follows are open.
+    if (inbox.manually_approves or follower_id == inbox.bridge_actor) and not from_bridge:
         inbox.store.save_follow_request(FollowRequest(name, follower, activity))
         logger.info("inbox: %s asks to follow %s (held for moderation)", follower_id, name)
         return
