@@ -60,7 +60,8 @@ def hand_digest(ids: list[str]) -> str:
 
 @dataclass
 class SyncPeer:
-    """A server with users /users/N; user 0 is its instance actor, which signs its GETs."""
+    """A server with users /users/N; user 0 is its instance actor (type Application, as
+    Mastodon's), which signs its GETs."""
 
     base: str = ""
     public: str = ""
@@ -93,7 +94,8 @@ class SyncPeer:
             self.looked_up.append(actor_id)
             return web.json_response({
                 "@context": "https://www.w3.org/ns/activitystreams", "id": actor_id,
-                "type": "Person", "preferredUsername": "peer", "inbox": f"{actor_id}/inbox",
+                "type": "Application" if actor_id == self.actor(0) else "Person",
+                "preferredUsername": "peer", "inbox": f"{actor_id}/inbox",
                 "endpoints": {"sharedInbox": f"{base}/inbox"},
                 "publicKey": {"id": self.key(int(request.match_info["number"])),
                               "owner": actor_id, "publicKeyPem": self.public}},
@@ -301,9 +303,18 @@ def test_each_server_reads_only_its_own_followers(scene: Scene) -> None:
     assert listed["orderedItems"] == [near.actor(1), near.actor(2), near.actor(3)]
     assert listed["totalItems"] == 3 and listed["type"] == "OrderedCollection"
 
-    status, text, _ = run(get_list(scene.sync_url, far, number=5))
+    status, text, _ = run(get_list(scene.sync_url, far))
     assert status == 200 and json.loads(text)["orderedItems"] == [far.actor(1)]
     assert near.base not in text
+
+    # A user of the server, rightly signed, is not the server: it learns nobody. (Another
+    # list than above: the peer's users share one key, so the same GET in the same second
+    # would be the same signature, a replay.)
+    scene.site.store.record_follower("ixchel_tzoc", Follower(
+        id=near.actor(2), inbox=f"{near.base}/inbox", shared_inbox=None, since="2026-06-01"))
+    status, text, _ = run(get_list(f"{scene.site.base}/ap/followers-sync/ixchel_tzoc", near,
+                                   number=5))
+    assert status == 403 and "/users/" not in text
 
     for status, text, _ in (run(get_list(scene.sync_url, None)),  # unsigned
                             run(get_list(scene.sync_url, far, private=near.private))):
