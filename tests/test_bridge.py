@@ -312,6 +312,32 @@ def test_on_an_open_site_the_bridge_following_an_actor_that_did_not_ask_is_held(
         assert bridge.kinds() == []  # no Accept went out
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_a_production_site_never_reaches_a_bridge_set_to_a_loopback_address(
+        site: MiniSite, host: str) -> None:
+    """MILPA_BRIDGE_ACTOR is an address the site's machine connects to: set (by mistake or
+    by whoever could edit the settings) to this machine, it must not reach it."""
+    photo_with_secrets(site.content / "photos/logo.jpg")
+    site.add("stories/old.md", story("Old", Slug="old", Date="2026-04-01"))
+    asked: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(status=404)
+
+    listener = web.Application()
+    listener.router.add_route("*", "/{path:.*}", anything)
+    with serving(listener) as base:
+        port = base.rsplit(":", 1)[1]
+        (site.base / "pelicanconf.py").write_text(settings_file(
+            SITEURL="https://stories.example.org", MILPA_ACTOR_ICON="photos/logo.jpg",
+            MILPA_BRIDGE_ACTOR=f"http://{host}:{port}/bsky.brid.gy"))
+        assert cli("build").exit_code == 0
+        refused = cli("bridge", "on", "stories")
+    assert refused.exit_code == 1 and "cannot reach the bridge" in refused.output
+    assert asked == [] and DataStore(site.base / "data").bridging("stories") is None
+
+
 def test_a_bridge_address_that_is_not_the_bridges_own_id_is_refused(world: World) -> None:
     settings = world.mini.base / "pelicanconf.py"
     settings.write_text(settings.read_text().replace(
