@@ -38,6 +38,7 @@ import publish
 from milpa.activitypub import ACTIVITY_JSON, ApUrls
 from milpa.state import DataStore, Follower
 from milpa.sync import FollowerDigests, followers_digest, on_server, partial_followers
+from milpa.takedown import TakeDown
 from milpa_delivery.deliverer import Deliverer
 
 from .conftest import ROOT, MiniSite, settings_file, story
@@ -361,6 +362,13 @@ def test_a_blocked_actor_is_refused_whatever_its_key_is_called(scene: Scene) -> 
     scene.site.store.add_blocks(actors=[scene.far.actor(2)])
     status, text, _ = run(get_list(scene.sync_url, scene.far, number=2))
     assert status == 403 and "/users/" not in text
+
+
+def test_once_taken_down_the_list_is_gone_like_the_rest(scene: Scene) -> None:
+    """Between the take-down's phases the actors are still served; their followers are not."""
+    scene.site.store.record_take_down(TakeDown("2026-06-01T00:00:00+00:00").to_dict())
+    status, text, _ = run(get_list(scene.sync_url, scene.near))
+    assert status == 410 and "/users/" not in text
 
 
 def test_the_digest_is_fep_8fcfs() -> None:

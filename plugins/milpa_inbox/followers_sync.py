@@ -57,6 +57,8 @@ async def signer_of(inbox: Inbox, request: web.Request) -> str:
 
 async def partial_collection(inbox: Inbox, request: web.Request) -> web.Response:
     name = request.match_info["name"]
+    if await asyncio.to_thread(inbox.store.take_down) is not None:  # as the inbox: gone
+        raise Refused(410, "this site was taken down")
     if not inbox.actor_exists(name):
         raise Refused(404, "no such actor")
     claimed = claimed_key_id(request.headers)
