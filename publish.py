@@ -482,6 +482,9 @@ def bridge_command(settings: dict[str, Any], switch: str, name: str) -> None:
                                    f"{', '.join(names)}")
     store = DataStore(Path(setting(settings, "MILPA_DATA_PATH")))
     handle = handle_of(settings, name)
+    if switch == "on" and store.take_down() is not None:  # its actors stay until deleted
+        raise click.ClickException("the site was taken down: no actor of it joins the "
+                                   "bridge. Nothing was sent.")
     if switch == "on":
         document = json.loads((actors / name).read_text(encoding="utf-8"))
         problems = bridge_problems(document, now(settings), handle)
@@ -683,6 +686,10 @@ def moderate_command(settings: dict[str, Any], approve: tuple[str, ...],
     for short, status in decisions:
         request = next((r for key, r in requests.items() if key.startswith(short)), None)
         if request is not None:
+            if status == "approved" and store.take_down() is not None:
+                # An Accept would make a follower of an actor whose Delete is going out.
+                raise click.ClickException("the site was taken down: follow requests can "
+                                           "only be rejected. No answer was sent.")
             answers.append((request, status == "approved"))
             click.echo(f"{status.capitalize()} {shown(request.follower.id)} as a follower "
                        f"of {request.actor}.")

@@ -288,6 +288,56 @@ def test_only_the_bridge_itself_gets_past_the_held_follows(world: World) -> None
     wait_for(lambda: bridge.kinds()[-1] == "Accept")  # ours, of its follow back
 
 
+def test_on_an_open_site_the_bridge_following_an_actor_that_did_not_ask_is_held(
+        mini_site: MiniSite) -> None:
+    """Follows are open here, yet the bridge gets no actor that never opted in or opted
+    out: their stories would reach Bluesky without the editors' say."""
+    photo_with_secrets(mini_site.content / "photos/logo.jpg")
+    mini_site.add("stories/old.md", story("Old", Authors="Ixchel Tzoc", Slug="old"))
+    bridge = Bridge(answers=False)
+    with serving(bridge.app), serving(lambda base: mini_site.served_with_inbox(
+            base, **{**site_overrides(bridge),
+                     "MILPA_MANUALLY_APPROVES_FOLLOWERS": False})) as base:
+        site = Site(base, DataStore(mini_site.base / "data"))
+        off = Bridging(OFF, bridge.actor_id, f"{bridge.actor_id}/inbox",
+                       {"id": f"{site.actor()}#follows/1"}, "", "2026-06-01T00:00:00+00:00")
+        site.store.record_bridging("stories", off)
+        for number, name in enumerate(("ixchel_tzoc", "stories")):
+            assert run(bridge.post(site.inbox(name), {
+                "type": "Follow", "id": f"{bridge.actor_id}/f/{number}",
+                "actor": bridge.actor_id, "object": site.actor(name)})) == 202
+        assert sorted(r.actor for r in site.store.follow_requests()) == ["ixchel_tzoc",
+                                                                        "stories"]
+        assert site.store.followers("ixchel_tzoc") == site.store.followers("stories") == []
+        assert bridge.kinds() == []  # no Accept went out
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_a_production_site_never_reaches_a_bridge_set_to_a_loopback_address(
+        site: MiniSite, host: str) -> None:
+    """MILPA_BRIDGE_ACTOR is an address the site's machine connects to: set (by mistake or
+    by whoever could edit the settings) to this machine, it must not reach it."""
+    photo_with_secrets(site.content / "photos/logo.jpg")
+    site.add("stories/old.md", story("Old", Slug="old", Date="2026-04-01"))
+    asked: list[str] = []
+
+    async def anything(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(status=404)
+
+    listener = web.Application()
+    listener.router.add_route("*", "/{path:.*}", anything)
+    with serving(listener) as base:
+        port = base.rsplit(":", 1)[1]
+        (site.base / "pelicanconf.py").write_text(settings_file(
+            SITEURL="https://stories.example.org", MILPA_ACTOR_ICON="photos/logo.jpg",
+            MILPA_BRIDGE_ACTOR=f"http://{host}:{port}/bsky.brid.gy"))
+        assert cli("build").exit_code == 0
+        refused = cli("bridge", "on", "stories")
+    assert refused.exit_code == 1 and "cannot reach the bridge" in refused.output
+    assert asked == [] and DataStore(site.base / "data").bridging("stories") is None
+
+
 def test_a_bridge_address_that_is_not_the_bridges_own_id_is_refused(world: World) -> None:
     settings = world.mini.base / "pelicanconf.py"
     settings.write_text(settings.read_text().replace(

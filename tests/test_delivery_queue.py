@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -384,3 +384,57 @@ def test_a_slow_server_does_not_hold_the_slots_of_the_others(tmp_path: Path) -> 
                               per_host=1).run())
     quick_host = quick.removeprefix("http://")
     assert len(arrivals) == 5 and arrivals.index(quick_host) <= 1, arrivals
+
+
+def loopback_deliverer(folder: Path) -> Deliverer:
+    key = CryptographicSecret.from_pem("k", read_private_key(TEST_KEYS)).private_key
+    return Deliverer(DataStore(folder), ApUrls("https://stories.example.org"), key,
+                     allow_loopback=True, max_attempts=3, concurrency=3, per_host=1)
+
+
+def test_a_servers_retry_after_waits_a_day_at_most_and_never_breaks_the_run(
+        tmp_path: Path) -> None:
+    """A hostile follower's server names a wait too large for a date (which would stop
+    every run, the take-down's too) or of years (which would hold the delivery that long)."""
+    async def inbox(request: web.Request) -> web.Response:
+        return web.Response(status=503, headers={"Retry-After": request.match_info["wait"]})
+
+    made = web.Application()
+    made.router.add_post("/{wait}/inbox", inbox)
+    queue = DeliveryQueue(tmp_path)
+    with serving(made) as base:
+        waits = ("9" * 30, str(10 * 365 * 86400), "Fri, 01 Jan 9999 00:00:00 GMT")
+        queue.enqueue(ACTIVITY, "stories", [f"{base}/{wait}/inbox" for wait in waits])
+        outcome = asyncio.run(loopback_deliverer(tmp_path).run())
+    assert outcome.retried_later == 3
+    latest = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    items = queue.read(queue.folders()[0]).items
+    assert len(items) == 3 and all(
+        datetime.fromisoformat(item["next_try"]) < latest for _, item in items)
+
+
+def test_a_delivery_due_after_any_wait_this_clock_could_have_set_is_due_now(
+        tmp_path: Path) -> None:
+    """A journal from the future (a clock that was ahead, a copied data folder) does not
+    hold a delivery for years: no wait is ever longer than about a day."""
+    arrived: list[str] = []
+
+    async def inbox(request: web.Request) -> web.Response:
+        arrived.append(request.path)
+        return web.Response(status=202)
+
+    made = web.Application()
+    made.router.add_post("/{name}/inbox", inbox)
+    queue = DeliveryQueue(tmp_path)
+    with serving(made) as base:
+        queue.enqueue(ACTIVITY, "stories", [f"{base}/far/inbox", f"{base}/soon/inbox"])
+        [folder] = queue.folders()
+        with queue.claimed(folder) as entry:
+            assert entry is not None
+            for slot, item in entry.items:
+                wait = timedelta(days=3650 if "far" in slot.inbox else 0.5)
+                entry.postpone(slot, {**item, "attempts": 1,
+                                      "first_try": datetime.now(UTC).isoformat(),
+                                      "next_try": (datetime.now(UTC) + wait).isoformat()})
+        outcome = asyncio.run(loopback_deliverer(tmp_path).run())
+    assert arrived == ["/far/inbox"] and outcome.retried_later == 1

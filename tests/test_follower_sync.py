@@ -38,6 +38,7 @@ import publish
 from milpa.activitypub import ACTIVITY_JSON, ApUrls
 from milpa.state import DataStore, Follower
 from milpa.sync import FollowerDigests, followers_digest, on_server, partial_followers
+from milpa.takedown import TakeDown
 from milpa_delivery.deliverer import Deliverer
 
 from .conftest import ROOT, MiniSite, settings_file, story
@@ -60,7 +61,8 @@ def hand_digest(ids: list[str]) -> str:
 
 @dataclass
 class SyncPeer:
-    """A server with users /users/N; user 0 is its instance actor, which signs its GETs."""
+    """A server with users /users/N; user 0 is its instance actor (type Application, as
+    Mastodon's), which signs its GETs."""
 
     base: str = ""
     public: str = ""
@@ -93,7 +95,8 @@ class SyncPeer:
             self.looked_up.append(actor_id)
             return web.json_response({
                 "@context": "https://www.w3.org/ns/activitystreams", "id": actor_id,
-                "type": "Person", "preferredUsername": "peer", "inbox": f"{actor_id}/inbox",
+                "type": "Application" if actor_id == self.actor(0) else "Person",
+                "preferredUsername": "peer", "inbox": f"{actor_id}/inbox",
                 "endpoints": {"sharedInbox": f"{base}/inbox"},
                 "publicKey": {"id": self.key(int(request.match_info["number"])),
                               "owner": actor_id, "publicKeyPem": self.public}},
@@ -301,9 +304,18 @@ def test_each_server_reads_only_its_own_followers(scene: Scene) -> None:
     assert listed["orderedItems"] == [near.actor(1), near.actor(2), near.actor(3)]
     assert listed["totalItems"] == 3 and listed["type"] == "OrderedCollection"
 
-    status, text, _ = run(get_list(scene.sync_url, far, number=5))
+    status, text, _ = run(get_list(scene.sync_url, far))
     assert status == 200 and json.loads(text)["orderedItems"] == [far.actor(1)]
     assert near.base not in text
+
+    # A user of the server, rightly signed, is not the server: it learns nobody. (Another
+    # list than above: the peer's users share one key, so the same GET in the same second
+    # would be the same signature, a replay.)
+    scene.site.store.record_follower("ixchel_tzoc", Follower(
+        id=near.actor(2), inbox=f"{near.base}/inbox", shared_inbox=None, since="2026-06-01"))
+    status, text, _ = run(get_list(f"{scene.site.base}/ap/followers-sync/ixchel_tzoc", near,
+                                   number=5))
+    assert status == 403 and "/users/" not in text
 
     for status, text, _ in (run(get_list(scene.sync_url, None)),  # unsigned
                             run(get_list(scene.sync_url, far, private=near.private))):
@@ -350,6 +362,13 @@ def test_a_blocked_actor_is_refused_whatever_its_key_is_called(scene: Scene) -> 
     scene.site.store.add_blocks(actors=[scene.far.actor(2)])
     status, text, _ = run(get_list(scene.sync_url, scene.far, number=2))
     assert status == 403 and "/users/" not in text
+
+
+def test_once_taken_down_the_list_is_gone_like_the_rest(scene: Scene) -> None:
+    """Between the take-down's phases the actors are still served; their followers are not."""
+    scene.site.store.record_take_down(TakeDown("2026-06-01T00:00:00+00:00").to_dict())
+    status, text, _ = run(get_list(scene.sync_url, scene.near))
+    assert status == 410 and "/users/" not in text
 
 
 def test_the_digest_is_fep_8fcfs() -> None:

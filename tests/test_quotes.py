@@ -393,6 +393,24 @@ def test_stamps_per_actor_are_capped(mini_site: MiniSite, remote: QuotingPeer) -
         assert site.stamps() == 3
 
 
+def test_stamps_are_capped_in_all_across_accounts(mini_site: MiniSite,
+                                                 remote: QuotingPeer) -> None:
+    """One server can mint accounts: the total holds when no account reaches its own cap."""
+    for site in serve(mini_site, "public", MILPA_QUOTE_STAMPS_TOTAL=2):
+        for number in (10, 11, 12):
+            assert ask(site, remote, number)[0] == 202
+            wait_for(lambda n=number: len(remote.answers()) == n - 9)
+        kinds = [body["type"] for body, _ in remote.answers()]
+        assert kinds == ["Accept", "Accept", "Reject"]
+        assert site.stamps() == 2
+        # A stamp already given is given again: asking twice takes no more room.
+        again = remote.request(10, site.story(), f"{remote.peer.actor(10)}/statuses/1")
+        again["id"] += "/again"
+        assert run(post_signed(site.inbox, again, remote.peer.key(10))) == 202
+        wait_for(lambda: len(remote.answers()) == 4)
+        assert remote.answers()[-1][0]["type"] == "Accept"
+
+
 def test_a_stamp_is_read_only_by_names_that_are_digests(tmp_path: Path) -> None:
     stamps = StampStore(tmp_path)
     planted = {"requester": "r", "inbox": "b", "instrument": "i", "target": "t", "author": "a"}

@@ -20,9 +20,9 @@ from click.testing import CliRunner, Result
 
 import publish
 from milpa.activitypub import ACTIVITY_JSON
-from milpa.state import DataStore
+from milpa.state import DataStore, Follower, FollowRequest
 
-from .conftest import ROOT, MiniSite, require_tool, settings_file, story
+from .conftest import ROOT, MiniSite, photo_with_secrets, require_tool, settings_file, story
 from .servers import free_port, running, serving
 from .test_federation import NGINX_WRAPPER
 from .test_inbox import Peer, Site, follow, post_signed, run, wait_for
@@ -190,6 +190,36 @@ def test_the_actors_wait_while_a_story_delete_waits_for_a_server(world: World) -
     assert [a["type"] for a, _ in world.readers.received] == ["Delete", "Delete"]
     assert all(isinstance(a["object"], dict) for a, _ in world.received())
     assert DataStore(world.mini.base / "data").take_down()["phase"] == "objects"
+
+
+def test_between_the_phases_no_actor_joins_the_bridge_or_gains_a_follower(
+        mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut off before the actors' Deletes, the actors are still served (their keys check
+    those Deletes); the editor's `bridge on` or approving a held follow must not revive one."""
+    from .test_bridge import Bridge
+
+    photo_with_secrets(mini_site.content / "photos/logo.jpg")
+    bridge = Bridge(answers=False)
+    with serving(bridge.app):
+        for world in announced_world(mini_site, monkeypatch, MILPA_BRIDGE_ACTOR=bridge.actor_id,
+                                     MILPA_ACTOR_ICON="photos/logo.jpg"):
+            world.mini.build(SITEURL=world.site.base, MILPA_ACTOR_ICON="photos/logo.jpg")
+            world.writers.status = 503  # the take-down stops between its phases
+            assert world.command("take-down", "--yes").exit_code == 1
+            assert (world.mini.output / "ap" / "actors" / "stories").is_file()
+            joined = world.command("bridge", "on", "stories")
+            assert joined.exit_code == 1 and "taken down" in joined.output
+            follower = Follower(id=world.readers.actor(7), inbox=f"{world.readers.base}/inbox",
+                                shared_inbox=None, since="2026-06-01")
+            request = FollowRequest("stories", follower, follow(world.readers, 7, world.site))
+            world.site.store.save_follow_request(request)
+            short = world.site.store.request_short_id(request)
+            approved = world.command("moderate", "--approve", short)
+            assert approved.exit_code == 1 and "taken down" in approved.output
+            time.sleep(0.5)  # a delivery, had one started, would have arrived by now
+            assert bridge.received == [] and world.readers.received[-1][0]["type"] == "Delete"
+            assert world.readers.actor(7) not in {
+                f.id for f in world.site.store.followers("stories")}
 
 
 @pytest.fixture

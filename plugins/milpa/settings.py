@@ -120,8 +120,10 @@ DEFAULTS: dict[str, Any] = {
     # Who may quote a story (FEP-044f), unless its Quote-Policy says otherwise: author,
     # followers (of the story's actor), public or nobody. See FEDERATION.md.
     "MILPA_QUOTE_POLICY": "author",
-    # Quote stamps the inbox keeps per quoting account; past it, its requests are rejected.
+    # Quote stamps the inbox keeps per quoting account, and in all; past either, requests
+    # are rejected (one server can mint accounts to fill the disk otherwise).
     "MILPA_QUOTE_STAMPS_PER_ACTOR": 200,
+    "MILPA_QUOTE_STAMPS_TOTAL": 10_000,
     # The inbox: the largest body it reads, and whether it may fetch keys from loopback
     # addresses (only for tests and local previews: it is how SSRF starts).
     "MILPA_INBOX_MAX_BODY": 256 * 1024,

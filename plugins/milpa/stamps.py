@@ -1,9 +1,11 @@
 """The quote stamps the inbox gave (FEP-044f ``QuoteAuthorization``): their one owner.
 
-``quote-stamps/ACTOR/STAMP.json``: ACTOR is a digest of the quoting actor, STAMP a digest
-of the quoting post and the story, so asking again for the same quote gives the same stamp
-and one folder listing counts an actor's stamps (capped, so one account cannot fill the
-disk). Each file is written atomically, the count and the write under a file lock.
+``quote-stamps/ACTOR.STAMP.json``: ACTOR is a digest of the quoting actor, STAMP a digest
+of the quoting post and the story, so asking again for the same quote gives the same stamp.
+One folder listing counts an actor's stamps and everyone's (capped: per account, so one
+cannot fill the disk, and in all, as one server can mint many accounts; one folder, as
+ten thousand folders would take a fifth of a second to list). Each file is written
+atomically, the counts and the write under one file lock.
 
 A stamp stands while the story it is about is built and the story's policy, as built,
 still allows its requester (``standing``): the inbox serves only those, and announce
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -56,23 +59,32 @@ class StampStore:
         """The file of a stamp, only for names that are digests (they come from URLs)."""
         if not (DIGEST.fullmatch(actor_part) and DIGEST.fullmatch(stamp_part)):
             return None
-        return self.root / actor_part / f"{stamp_part}.json"
+        return self.root / f"{actor_part}.{stamp_part}.json"
 
-    def save(self, stamp: Stamp, per_actor: int) -> bool:
+    def save(self, stamp: Stamp, per_actor: int, total: int) -> bool:
         """Keep ``stamp``; False (and nothing written) when its actor already holds
-        ``per_actor`` others."""
+        ``per_actor`` others, or everyone ``total``: one server can mint many accounts."""
         actor_part, stamp_part = stamp.parts
-        path = self.root / actor_part / f"{stamp_part}.json"
+        path = self.root / f"{actor_part}.{stamp_part}.json"
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(self.root / f".{actor_part}.lock", timeout=30):
-            if not path.exists():
-                folder = path.parent
-                held = sum(1 for p in folder.glob("*.json")) if folder.is_dir() else 0
-                if held >= per_actor:
-                    return False
+        with FileLock(self.root / ".lock", timeout=30):
+            if not path.exists() and (self.count(f"{actor_part}.") >= per_actor
+                                      or self.count() >= total):
+                return False
             write_atomically(path, json.dumps(asdict(stamp), sort_keys=True,
                                               ensure_ascii=False).encode())
         return True
+
+    def count(self, prefix: str = "") -> int:
+        """Stamps whose names start with ``prefix`` (``ACTOR.``: one actor's), or everyone's:
+        one listing, no file read."""
+        try:
+            with os.scandir(self.root) as entries:
+                return sum(1 for entry in entries if entry.name.startswith(prefix)
+                           and entry.name.endswith(".json")
+                           and not entry.name.startswith("."))  # "." starts a file being written
+        except FileNotFoundError:
+            return 0
 
     def read(self, actor_part: str, stamp_part: str) -> Stamp | None:
         path = self._file(actor_part, stamp_part)
@@ -82,10 +94,10 @@ class StampStore:
 
     def remove(self, stamp: Stamp) -> None:
         actor_part, stamp_part = stamp.parts
-        (self.root / actor_part / f"{stamp_part}.json").unlink(missing_ok=True)
+        (self.root / f"{actor_part}.{stamp_part}.json").unlink(missing_ok=True)
 
     def __iter__(self) -> Iterator[Stamp]:
-        for path in sorted(self.root.glob("*/*.json")) if self.root.is_dir() else []:
+        for path in sorted(self.root.glob("*.json")) if self.root.is_dir() else []:
             yield Stamp(**json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -59,17 +59,28 @@ class Outcome:
                 f"{self.seconds:.1f} s.")
 
 
+# The longest a delivery waits between two tries, whatever a server asks (Retry-After):
+# a hostile one must not hold a Delete for years, nor name a date too large to compute.
+MAX_WAIT = timedelta(days=1)
+# Later than this from now, a next try was not set by this clock (backoff's jitter adds a
+# fifth): the data folder came from a clock that was ahead, and the delivery is due now.
+LONGEST_WAIT = MAX_WAIT * 1.25
+
+
 def retry_delay(attempts: int, retry_after: str | None) -> timedelta:
-    """Exponential backoff with jitter (1 min, 2, 4… up to a day), or what the server asks."""
+    """Exponential backoff with jitter (1 min, 2, 4… up to a day), or what the server asks
+    (a day at most)."""
     if retry_after:
         try:
-            return timedelta(seconds=max(0, int(retry_after)))
+            seconds = int(retry_after)
+            return timedelta(seconds=min(max(0, seconds), MAX_WAIT.total_seconds()))
         except ValueError:
             try:
-                return max(timedelta(0), parsedate_to_datetime(retry_after) - datetime.now(UTC))
+                asked = parsedate_to_datetime(retry_after) - datetime.now(UTC)
+                return min(max(timedelta(0), asked), MAX_WAIT)
             except (TypeError, ValueError):
                 pass
-    base = min(60 * 2 ** attempts, 86400)
+    base = min(60 * 2 ** attempts, MAX_WAIT.total_seconds())
     return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
 
@@ -186,7 +197,8 @@ class Deliverer:
         """
         started = time.perf_counter()
         self.outcome, self.down = Outcome(), set()
-        now = datetime.now(UTC).isoformat()
+        moment = datetime.now(UTC)
+        now, horizon = moment.isoformat(), (moment + LONGEST_WAIT).isoformat()
         timeout = aiohttp.ClientTimeout(total=3 * self.read_timeout, sock_connect=5,
                                         sock_read=self.read_timeout)
         folders = self.queue.folders(only)
@@ -208,7 +220,7 @@ class Deliverer:
                                                      self.private_key)
                         synced = addressed_to(entry.activity, self.urls.followers(entry.sender))
                         for slot, item in entry.items:
-                            if item["next_try"] and item["next_try"] > now:
+                            if item["next_try"] and now < item["next_try"] <= horizon:
                                 self.outcome.retried_later += 1
                                 continue
                             sync = self.sync_value(digests, entry.sender, item["inbox"]) \

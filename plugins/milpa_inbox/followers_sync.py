@@ -3,8 +3,9 @@
 A community's followers list must not leak: a server learns only the followers it hosts
 itself, which it knows already (their Follows came from it). So the list is served only
 to a GET signed, by the inbox's own rules (``signatures``, ``keys``), with a key whose
-owner is on that server, and the server is taken from that owner, never from the
-request: an unsigned or badly signed GET gets 401, and nobody gets the whole list.
+owner is on that server and is the server's own actor (not one of its users), and the
+server is taken from that owner, never from the request: an unsigned or badly signed GET
+gets 401, a user's 403, and nobody gets the whole list.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from multidict import CIMultiDictProxy
 from milpa.activitypub import ACTIVITY_JSON
 from milpa.logs import service_logger
 from milpa.sync import partial_followers, server_prefix
+from milpa_delivery.remote import RemoteRefused
 
 from .inbox import INBOX, Inbox, Refused
 from .keys import origin
@@ -27,6 +29,7 @@ from .signatures import BadSignature, SignedRequest, signature_params
 
 logger = service_logger(__name__)
 PATH = "/ap/followers-sync/{name}"
+SERVER_ACTOR = "Application"  # the type of a server's own actor (Mastodon's instance actor)
 
 
 def claimed_key_id(headers: CIMultiDictProxy[str]) -> str | None:
@@ -54,6 +57,8 @@ async def signer_of(inbox: Inbox, request: web.Request) -> str:
 
 async def partial_collection(inbox: Inbox, request: web.Request) -> web.Response:
     name = request.match_info["name"]
+    if await asyncio.to_thread(inbox.store.take_down) is not None:  # as the inbox: gone
+        raise Refused(410, "this site was taken down")
     if not inbox.actor_exists(name):
         raise Refused(404, "no such actor")
     claimed = claimed_key_id(request.headers)
@@ -62,6 +67,15 @@ async def partial_collection(inbox: Inbox, request: web.Request) -> web.Response
     asker = await signer_of(inbox, request)
     if inbox.blocked(asker):
         raise Refused(403, "blocked")
+    # The server, not its users: one of them (an informer among thousands on a big server)
+    # must not learn which of the others follow us. A server signs these GETs with its own
+    # actor, which Mastodon alone types Application; its users cannot take that type.
+    try:
+        kind = (await inbox.remote.document(asker)).get("type")  # read while verifying
+    except RemoteRefused as error:
+        raise Refused(401, f"cannot read the asker: {error}") from None
+    if kind != SERVER_ACTOR:
+        raise Refused(403, "only a server's own actor (type Application) reads this list")
     prefix = server_prefix(asker)  # a verified owner's URL is http(s): never None here
     followers = await asyncio.to_thread(inbox.store.followers, name)
     items = partial_followers((follower.id for follower in followers), prefix) \

@@ -115,7 +115,8 @@ class Inbox:
     bridge_actor: str | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     deliverer: Deliverer = field(kw_only=True)  # sends what this inbox queues (Accepts)
-    stamps_per_actor: int = 200  # quote stamps kept per quoting account
+    stamps_per_actor: int = 200  # quote stamps kept per quoting account, and in all
+    stamps_total: int = 10_000
     verifier: Verifier = field(init=False)
     quotes: QuoteDesk = field(init=False)
 
@@ -123,7 +124,7 @@ class Inbox:
         self.verifier = Verifier(KeyOwners(self.remote), self.hosts, ReplayCache())
         self.quotes = QuoteDesk(self.urls, self.actors_folder.parent / "objects", self.store,
                                 StampStore(self.store.folder), self.remote,
-                                self.stamps_per_actor)
+                                self.stamps_per_actor, self.stamps_total)
 
     def blocked(self, actor_id: str) -> bool:
         """Blocked in the data folder or the settings, after normalising both (milpa.blocks)."""
@@ -260,7 +261,9 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
     # editors' own request answered: not held. Its signature was checked like anyone's.
     from_bridge = follows_back(await asyncio.to_thread(inbox.store.bridging, name),
                                follower_id, inbox.bridge_actor)
-    if inbox.manually_approves and not from_bridge:
+    # The bridge following an actor that did not ask (or opted out) would put its stories
+    # on Bluesky without the editors' say: held for an editor even where follows are open.
+    if (inbox.manually_approves or follower_id == inbox.bridge_actor) and not from_bridge:
         inbox.store.save_follow_request(FollowRequest(name, follower, activity))
         logger.info("inbox: %s asks to follow %s (held for moderation)", follower_id, name)
         return
@@ -521,6 +524,7 @@ def inbox_from_settings(settings: dict[str, Any], output: Path, base: str
                      held_total=setting(settings, "MILPA_REPLIES_HELD_TOTAL"),
                      bridge_actor=setting(settings, "MILPA_BRIDGE_ACTOR"),
                      deliverer=deliverer(settings, store, base=base),
-                     stamps_per_actor=setting(settings, "MILPA_QUOTE_STAMPS_PER_ACTOR"))
+                     stamps_per_actor=setting(settings, "MILPA_QUOTE_STAMPS_PER_ACTOR"),
+                     stamps_total=setting(settings, "MILPA_QUOTE_STAMPS_TOTAL"))
 
     return make

@@ -46,6 +46,7 @@ class QuoteDesk:
     stamps: StampStore
     remote: RemoteActors
     per_actor: int  # stamps kept per quoting account
+    total: int  # stamps kept in all
 
     async def answer(self, activity: dict[str, Any]) -> Answer:
         """Accept with a stamp or Reject, by the story's policy; QuoteRefused for what is
@@ -77,7 +78,8 @@ class QuoteDesk:
             raise QuoteRefused(400, "the quoting post is not the requester's or does not "
                                     "quote this story")
         stamp = Stamp(requester, inbox, instrument, target, self.urls.actor(name))
-        if not await asyncio.to_thread(self.stamps.save, stamp, self.per_actor):
+        if not await asyncio.to_thread(self.stamps.save, stamp, self.per_actor,
+                                       self.total):
             return Answer(quote_answer("Reject", self.urls, name, activity), name, inbox)
         return Answer(quote_answer("Accept", self.urls, name, activity,
                                    self.urls.stamp(*stamp.parts)), name, inbox)
