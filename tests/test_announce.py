@@ -9,8 +9,10 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -65,12 +67,14 @@ def queued_items(data: Path) -> list[dict[str, object]]:
     return [item for folder in queue.folders() for _, item in queue.read(folder).items]
 
 
-@pytest.fixture
-def world(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@contextmanager
+def followed_site(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch, **settings: Any
+                  ) -> Iterator[tuple[Site, Peer, Peer]]:
+    """A site with one told-of-to-be story, served with its inbox, whose actor `stories` two
+    readers follow and whose author one writer follows (their Accepts received)."""
     mini_site.add("stories/old.md", story("Old", Authors="Ixchel Tzoc", Slug="old",
                                           Date="2026-04-01"))
     readers, writers = Peer(), Peer()
-
     with serving(readers.app), serving(writers.app), serving(mini_site.served_with_inbox) as base:
         site = Site(base, DataStore(mini_site.base / "data"))
         for number in (1, 2):
@@ -81,14 +85,20 @@ def world(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worl
         (mini_site.base / "pelicanconf.py").write_text(settings_file(
             PATH=str(mini_site.content), OUTPUT_PATH=str(mini_site.output), SITEURL=base,
             CACHE_PATH=str(mini_site.base / "cache"),
-            MILPA_DATA_PATH=str(mini_site.base / "data"), MILPA_INBOX_ALLOW_LOOPBACK=True))
+            MILPA_DATA_PATH=str(mini_site.base / "data"), MILPA_INBOX_ALLOW_LOOPBACK=True,
+            **settings))
         monkeypatch.chdir(mini_site.base)
         monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
-        world = World(site, mini_site, readers, writers)
         wait_for(lambda: len(readers.received) + len(writers.received) == 3)  # the Accepts
         readers.received.clear()
         writers.received.clear()
-        yield world
+        yield site, readers, writers
+
+
+@pytest.fixture
+def world(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    with followed_site(mini_site, monkeypatch) as (site, readers, writers):
+        yield World(site, mini_site, readers, writers)
 
 
 def test_a_story_reaches_each_shared_inbox_once_then_its_edit_and_its_removal(

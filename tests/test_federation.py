@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -142,41 +143,55 @@ http {{
 """
 
 
-@pytest.fixture
-def nginx_site(mini_site: MiniSite) -> Iterator[str]:
-    """The mini site behind Debian's nginx, configured with deploy/nginx.conf."""
+@contextmanager
+def shipped_nginx(output: Path, folder: Path, port: int) -> Iterator[None]:
+    """Debian's nginx serving ``output`` on ``port``, configured with deploy/nginx.conf."""
     require_tool("nginx")
-    add_stories(mini_site)
-    port = free_port()
-    mini_site.build(SITEURL=f"http://127.0.0.1:{port}")
-    prefix = mini_site.base / "nginx"
+    prefix = folder / "nginx"
     prefix.mkdir()
     config = prefix / "nginx.conf"
     # Started as root, nginx's workers would become `nobody`, who cannot read pytest's
     # private temporary folders; as any other user, they stay that user.
     user = "user root;" if os.geteuid() == 0 else ""
-    config.write_text(NGINX_WRAPPER.format(user=user, prefix=prefix, port=port,
-                                           root=mini_site.output,
+    config.write_text(NGINX_WRAPPER.format(user=user, prefix=prefix, port=port, root=output,
                                            config=ROOT / "deploy/nginx.conf"))
     with running(["nginx", "-c", str(config), "-p", str(prefix)], port,
                  prefix / "startup.log"):
+        yield
+
+
+@contextmanager
+def shipped_caddy(output: Path, folder: Path, port: int) -> Iterator[None]:
+    """Debian's Caddy serving ``output`` on ``port``, configured with deploy/Caddyfile."""
+    require_tool("caddy")
+    config = folder / "Caddyfile"
+    config.write_text("{\n\tadmin off\n}\n" + (ROOT / "deploy/Caddyfile").read_text()
+                      .replace(":8080 {", f"http://127.0.0.1:{port} {{")
+                      .replace("root * output", f"root * {output}"))
+    with running(["caddy", "run", "--config", str(config), "--adapter", "caddyfile"], port,
+                 folder / "caddy.log"):
+        yield
+
+
+@pytest.fixture
+def nginx_site(mini_site: MiniSite) -> Iterator[str]:
+    """The mini site behind the shipped nginx configuration."""
+    require_tool("nginx")
+    add_stories(mini_site)
+    port = free_port()
+    mini_site.build(SITEURL=f"http://127.0.0.1:{port}")
+    with shipped_nginx(mini_site.output, mini_site.base, port):
         yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
 def caddy_site(mini_site: MiniSite) -> Iterator[str]:
-    """The mini site behind Debian's Caddy, configured with deploy/Caddyfile."""
+    """The mini site behind the shipped Caddy configuration."""
     require_tool("caddy")
     add_stories(mini_site)
     port = free_port()
     mini_site.build(SITEURL=f"http://127.0.0.1:{port}")
-    shipped = (ROOT / "deploy/Caddyfile").read_text()
-    config = mini_site.base / "Caddyfile"
-    config.write_text("{\n\tadmin off\n}\n" + shipped
-                      .replace(":8080 {", f"http://127.0.0.1:{port} {{")
-                      .replace("root * output", f"root * {mini_site.output}"))
-    with running(["caddy", "run", "--config", str(config), "--adapter", "caddyfile"], port,
-                 mini_site.base / "caddy.log"):
+    with shipped_caddy(mini_site.output, mini_site.base, port):
         yield f"http://127.0.0.1:{port}"
 
 

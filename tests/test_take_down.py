@@ -24,7 +24,8 @@ from milpa.state import DataStore, Follower, FollowRequest
 
 from .conftest import ROOT, MiniSite, photo_with_secrets, require_tool, settings_file, story
 from .servers import free_port, running, serving
-from .test_federation import NGINX_WRAPPER
+from .test_announce import followed_site
+from .test_federation import shipped_caddy, shipped_nginx
 from .test_inbox import Peer, Site, follow, post_signed, run, wait_for
 
 
@@ -48,29 +49,12 @@ class World:
 def announced_world(mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch,
                     **settings: Any) -> Iterator[World]:
     """Two stories told to followers on two servers, by two of the site's actors."""
-    mini_site.add("stories/old.md", story("Old", Authors="Ixchel Tzoc", Slug="old",
-                                          Date="2026-04-01"))
-    readers, writers = Peer(), Peer()
-    with serving(readers.app), serving(writers.app), serving(mini_site.served_with_inbox) as base:
-        site = Site(base, DataStore(mini_site.base / "data"))
-        for number in (1, 2):
-            assert run(post_signed(site.inbox(), follow(readers, number, site),
-                                   readers.key(number))) == 202
-        assert run(post_signed(site.inbox("ixchel_tzoc"),
-                               follow(writers, 3, site, "ixchel_tzoc"), writers.key(3))) == 202
-        (mini_site.base / "pelicanconf.py").write_text(settings_file(
-            PATH=str(mini_site.content), OUTPUT_PATH=str(mini_site.output), SITEURL=base,
-            CACHE_PATH=str(mini_site.base / "cache"),
-            MILPA_DATA_PATH=str(mini_site.base / "data"), MILPA_INBOX_ALLOW_LOOPBACK=True,
-            **settings))
-        monkeypatch.chdir(mini_site.base)
-        monkeypatch.delitem(sys.modules, "pelicanconf", raising=False)
+    with followed_site(mini_site, monkeypatch, **settings) as (site, readers, writers):
         world = World(site, mini_site, readers, writers)
-        wait_for(lambda: len(readers.received) + len(writers.received) == 3)  # the Accepts
         world.command("announce")  # the first run records the old story as told
         mini_site.add("stories/new.md", story("New", Authors="Ixchel Tzoc", Slug="new",
                                               Date="2026-05-20"))
-        mini_site.build(SITEURL=base)
+        mini_site.build(SITEURL=site.base)
         world.command("announce")
         readers.received.clear()
         writers.received.clear()
@@ -313,15 +297,7 @@ def test_the_shipped_nginx_configuration_answers_410(mini_site: MiniSite,
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     taken_down_site(mini_site, monkeypatch, base)
-    prefix = mini_site.base / "nginx"
-    prefix.mkdir()
-    config = prefix / "nginx.conf"
-    user = "user root;" if os.geteuid() == 0 else ""
-    config.write_text(NGINX_WRAPPER.format(user=user, prefix=prefix, port=port,
-                                           root=mini_site.output,
-                                           config=ROOT / "deploy/nginx.conf"))
-    with running(["nginx", "-c", str(config), "-p", str(prefix)], port,
-                 prefix / "startup.log"):
+    with shipped_nginx(mini_site.output, mini_site.base, port):
         check_gone(base, base)
         assert run(fetched(f"{base}/tombstones/ap/objects/es/new"))[0] == 404
 
@@ -333,15 +309,9 @@ def test_the_shipped_caddy_configuration_answers_410(mini_site: MiniSite,
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     taken_down_site(mini_site, monkeypatch, base)
-    config = mini_site.base / "Caddyfile"
-    config.write_text("{\n\tadmin off\n}\n" + (ROOT / "deploy/Caddyfile").read_text()
-                      .replace(":8080 {", f"http://127.0.0.1:{port} {{")
-                      .replace("root * output", f"root * {mini_site.output}"))
-    with running(["caddy", "run", "--config", str(config), "--adapter", "caddyfile"], port,
-                 mini_site.base / "caddy.log"):
+    with shipped_caddy(mini_site.output, mini_site.base, port):
         check_gone(base, base)
         assert run(fetched(f"{base}/tombstones/ap/objects/es/new"))[0] == 404
-
 
 
 def test_the_notice_speaks_the_sites_language() -> None:
