@@ -219,6 +219,7 @@ class RenderMemo:
         self.now: dict[str, list[str]] = {}
         self.reuses = 0
         self._variables: dict[str, frozenset[str] | None] = {}
+        self._files: dict[str, tuple[frozenset[str], tuple[str, ...]] | None] = {}
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -234,8 +235,7 @@ class RenderMemo:
             self._variables[name] = self._referenced(template.environment, name)
         return self._variables[name]
 
-    @staticmethod
-    def _referenced(env: jinja2.Environment, name: str) -> frozenset[str] | None:
+    def _referenced(self, env: jinja2.Environment, name: str) -> frozenset[str] | None:
         names: set[str] = set()
         pending, seen = [name], set()
         while pending:
@@ -243,16 +243,26 @@ class RenderMemo:
             if current in seen:
                 continue
             seen.add(current)
-            source, _, _ = env.loader.get_source(env, current)
-            tree = env.parse(source)
-            if _reaches_whole_lists(tree):
+            found = self._template_file(env, current)
+            if found is None:
                 return None
-            names |= meta.find_undeclared_variables(tree)
-            for used in meta.find_referenced_templates(tree):
-                if used is None:
-                    return None
-                pending.append(used)
+            file_names, used = found
+            names |= file_names
+            pending += used
         return frozenset(names)
+
+    def _template_file(self, env: jinja2.Environment,
+                       name: str) -> tuple[frozenset[str], tuple[str, ...]] | None:
+        """One template file's own names and the templates it uses, None if it reaches
+        whole lists or picks a template at render time: parsed once per build, as most
+        templates share the same base and includes (parsing is most of this cost)."""
+        if name not in self._files:
+            source, _, _ = env.loader.get_source(env, name)
+            tree = env.parse(source)
+            used = tuple(meta.find_referenced_templates(tree))
+            self._files[name] = None if _reaches_whole_lists(tree) or None in used else \
+                (frozenset(meta.find_undeclared_variables(tree)), used)
+        return self._files[name]
 
     def fingerprint(self, template: jinja2.Template, context: Mapping[str, Any]) -> str | None:
         names = self.variables(template)
