@@ -49,6 +49,7 @@ class Peer:
     shared: bool = True  # whether its actors name a shared inbox
     delay: float = 0.0  # seconds its inboxes take to answer
     paths: list[str] = field(default_factory=list)  # which inbox each delivery reached
+    without_inbox: set[int] = field(default_factory=set)  # actors whose documents name none
 
     def actor(self, number: int) -> str:
         return f"{self.base}/users/{number}"
@@ -69,6 +70,8 @@ class Peer:
                         "endpoints": {"sharedInbox": f"{base}/inbox"} if self.shared else {},
                         "publicKey": {"id": f"{actor_id}#main-key", "owner": actor_id,
                                       "publicKeyPem": PEER_PUBLIC}}
+            if number in self.without_inbox:
+                del document["inbox"]
             return web.json_response(document, content_type=ACTIVITY_JSON)
 
         async def inbox(request: web.Request) -> web.Response:
@@ -349,6 +352,12 @@ def test_blocked_servers_are_refused_before_anything_is_stored(site: Site, peer:
     assert run(post_signed(site.inbox(), follow(peer, 17, site), peer.key(17))) == 403
     assert site.store.follower_count("stories") == 0
     wait_for(lambda: len(peer.received) == 1)  # the first Accept, before the servers stop
+
+
+def test_a_follower_whose_document_names_no_inbox_is_refused(site: Site, peer: Peer) -> None:
+    peer.without_inbox.add(20)
+    assert run(post_signed(site.inbox(), follow(peer, 20, site), peer.key(20))) == 400
+    assert site.store.follower_count("stories") == 0
 
 
 def test_hs2019_and_rfc9530_content_digest_are_accepted(site: Site, peer: Peer) -> None:
