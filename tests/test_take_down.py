@@ -10,8 +10,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -291,25 +293,15 @@ def test_the_inbox_service_starts_and_answers_410(mini_site: MiniSite,
 
 
 @pytest.mark.slow
-def test_the_shipped_nginx_configuration_answers_410(mini_site: MiniSite,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    require_tool("nginx")
+@pytest.mark.parametrize(("tool", "shipped"), [("nginx", shipped_nginx), ("caddy", shipped_caddy)])
+def test_the_shipped_server_configuration_answers_410(
+        mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch, tool: str,
+        shipped: Callable[[Path, Path, int], AbstractContextManager[None]]) -> None:
+    require_tool(tool)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     taken_down_site(mini_site, monkeypatch, base)
-    with shipped_nginx(mini_site.output, mini_site.base, port):
-        check_gone(base, base)
-        assert run(fetched(f"{base}/tombstones/ap/objects/es/new"))[0] == 404
-
-
-@pytest.mark.slow
-def test_the_shipped_caddy_configuration_answers_410(mini_site: MiniSite,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    require_tool("caddy")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    taken_down_site(mini_site, monkeypatch, base)
-    with shipped_caddy(mini_site.output, mini_site.base, port):
+    with shipped(mini_site.output, mini_site.base, port):
         check_gone(base, base)
         assert run(fetched(f"{base}/tombstones/ap/objects/es/new"))[0] == 404
 

@@ -128,6 +128,14 @@ class RemoteActors:
     async def document(self, url: str, fresh: bool = False) -> dict[str, Any]:
         return (await self.fetch(url, fresh)).document
 
+    async def with_inbox(self, url: str) -> tuple[dict[str, Any], str]:
+        """The actor document at ``url`` and its inbox; RemoteRefused when it has none."""
+        actor = await self.document(url)
+        inbox = actor.get("inbox")
+        if not isinstance(inbox, str):
+            raise RemoteRefused(f"{url} has no inbox")
+        return actor, inbox
+
     def is_cached(self, url: str) -> bool:
         return urldefrag(url).url in self._fetched
 

@@ -244,12 +244,9 @@ async def on_follow(inbox: Inbox, activity: dict[str, Any]) -> None:
         raise Refused(404, "Follow of an actor that is not here")
     follower_id = object_id(activity["actor"])
     try:
-        actor = await inbox.remote.document(follower_id)
+        actor, follower_inbox = await inbox.remote.with_inbox(follower_id)
     except RemoteRefused as error:
         raise Refused(400, f"cannot read the follower: {error}") from None
-    follower_inbox = actor.get("inbox")
-    if not isinstance(follower_inbox, str):
-        raise Refused(400, "the follower has no inbox")
     shared = (actor.get("endpoints") or {}).get("sharedInbox")
     username = actor.get("preferredUsername")
     follower = Follower(id=follower_id, inbox=follower_inbox,

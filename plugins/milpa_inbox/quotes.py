@@ -60,12 +60,9 @@ class QuoteDesk:
         if document is None or name is None:
             raise QuoteRefused(404, "QuoteRequest of a story that is not here")
         try:
-            actor = await self.remote.document(requester)
+            _, inbox = await self.remote.with_inbox(requester)
         except RemoteRefused as error:
             raise QuoteRefused(400, f"cannot read the requester: {error}") from None
-        inbox = actor.get("inbox")
-        if not isinstance(inbox, str):
-            raise QuoteRefused(400, "the requester has no inbox")
         if not await asyncio.to_thread(allows, document, requester, self.urls, self.store):
             return Answer(quote_answer("Reject", self.urls, name, activity), name, inbox)
         # As Mastodon does: the quoting post, read from its own server, must be the
