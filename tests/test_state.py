@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -33,6 +35,53 @@ def test_followers_are_recorded_listed_counted_and_removed(tmp_path: Path) -> No
     assert store.actors_with_followers() == ["stories"]
     files = list((tmp_path / "followers/stories").iterdir())
     assert len(files) == 1 and json.loads(files[0].read_text())["id"] == follower(2).id
+
+
+def _settle(folder: Path) -> None:
+    """Files as if written a minute ago: old enough for the followers' index."""
+    for path in folder.iterdir():
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 60 * 10**9))
+
+
+def test_the_followers_index_never_outlives_the_files(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    folder = tmp_path / "followers/stories"
+    index = tmp_path / ".index/followers/stories.json"
+    for number in range(3):
+        store.record_follower("stories", follower(number))
+    store.followers("stories")
+    assert not index.exists()  # files this young may still change within their time stamp
+    _settle(folder)
+    first = store.followers("stories")
+    assert len(first) == 3 and index.exists()
+    # Read from the index now: it is what the files say...
+    stored = json.loads(index.read_text())
+    stored["followers"][0]["acct"] = "from-the-index@example"
+    index.write_text(json.dumps(stored))
+    assert store.followers("stories")[0].acct == "from-the-index@example"
+    # ...until a follower is added, removed or rewritten in place (same name and size).
+    store.record_follower("stories", follower(3))
+    assert len(store.followers("stories")) == 4
+    store.remove_follower("stories", follower(3).id)
+    _settle(folder)
+    assert store.followers("stories") == first
+    changed = replace(first[0], since="2026-05-02T00:00:00+00:00")
+    path = next(p for p in folder.iterdir() if json.loads(p.read_text())["id"] == changed.id)
+    path.write_text(path.read_text().replace("2026-05-01", "2026-05-02"))
+    assert store.followers("stories")[0] == changed
+
+
+def test_a_broken_followers_index_is_made_again(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    store.record_follower("stories", follower(1))
+    _settle(tmp_path / "followers/stories")
+    index = tmp_path / ".index/followers/stories.json"
+    for broken in ("", "[]", "{\"stamp\": 1}", "{\"stamp\": null, \"followers\": [1]}"):
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_text(broken)
+        assert store.followers("stories") == [follower(1)]
+    assert json.loads(index.read_text())["followers"] == [json.loads(
+        next((tmp_path / "followers/stories").iterdir()).read_text())]
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path: Path) -> None:
