@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from glob import escape as glob_escape
 from pathlib import Path
@@ -70,6 +70,10 @@ class Follower:
         return self.id.split("/")[2] if "://" in self.id else self.id
 
 
+_FOLLOWER_FIELDS = frozenset(f.name for f in fields(Follower))
+_FOLLOWER_NEEDS = frozenset(f.name for f in fields(Follower) if f.default is MISSING)
+
+
 @dataclass(frozen=True)
 class FollowRequest:
     """A Follow waiting for an editor, with the activity to answer."""
@@ -110,9 +114,9 @@ class DataStore:
         return self._follower_file(actor, follower_id).is_file()
 
     def followers(self, actor: str) -> list[Follower]:
-        """Every follower of ``actor``, from the files, or from one index file while the
-        files are the same as when it was made (names, sizes and times: announce reads
-        10,000 followers from one file instead of 10,000)."""
+        """Every follower of ``actor``. What each file said is kept in one index file,
+        by the file's name, size and time: announce reads only the follower files that
+        changed since, instead of 10,000."""
         folder = self.folder / "followers" / actor
         try:
             with os.scandir(folder) as entries:
@@ -121,22 +125,22 @@ class DataStore:
                                and entry.is_file())
         except (FileNotFoundError, NotADirectoryError):
             return []
-        stamp = _stamp((name, stat.st_size, stat.st_mtime_ns) for name, stat in files)
-        index = self.folder / ".index" / "followers" / f"{actor}.json"
-        try:
-            stored = json.loads(index.read_bytes())
-            if stored["stamp"] == stamp:
-                return [Follower(**data) for data in stored["followers"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # no index yet, or not for these files: read them
-        found = [Follower(**json.loads((folder / name).read_bytes())) for name, _ in files]
-        # A file changed less than a clock tick ago may change again with the same
-        # time and size: an index made now could outlive its files ("racy git").
+        index_file = self.folder / ".index" / "followers" / f"{actor}.json"
+        index = _read_index(index_file)
+        # A file changed less than a clock tick ago may change again with the same time
+        # and size: it is read every time until it is older ("racy git").
         settled = time.time_ns() - _RACY_NS
-        if all(stat.st_mtime_ns < settled for _, stat in files):
-            write_atomically(index, json.dumps(
-                {"stamp": stamp, "followers": [asdict(f) for f in found]},
-                ensure_ascii=False).encode())
+        found, kept = [], {}
+        for name, stat in files:
+            stamp = [stat.st_size, stat.st_mtime_ns]
+            known = index.get(name)
+            data = known[1] if known and known[0] == stamp else \
+                json.loads((folder / name).read_bytes())
+            found.append(Follower(**data))
+            if stat.st_mtime_ns < settled:
+                kept[name] = [stamp, data]
+        if kept != index:
+            write_atomically(index_file, json.dumps(kept, ensure_ascii=False).encode())
         return found
 
     def follower_count(self, actor: str) -> int:
@@ -431,8 +435,18 @@ class DataStore:
                          json.dumps(record, indent=1, ensure_ascii=False).encode())
 
 
-def _stamp(files: Iterable[tuple[str, int, int]]) -> str:
-    return hashlib.sha256(json.dumps(list(files)).encode()).hexdigest()
+def _read_index(path: Path) -> dict[str, Any]:
+    """An index of files read before (name → [[size, time], data]); empty when missing
+    or not one: it is made again from the files."""
+    try:
+        index = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(index, dict):
+        return {}
+    return {name: entry for name, entry in index.items()
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], dict)
+            and _FOLLOWER_FIELDS.issuperset(entry[1]) and _FOLLOWER_NEEDS.issubset(entry[1])}
 
 
 def _digest(text: str) -> str:
