@@ -24,7 +24,10 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
 
     ``publish.py new`` writes every field, leaving the optional ones empty for later.
     """
-    for key in [key for key, value in metadata.items() if value in ("", [], None)]:
+    # Not `value in ("", [], None)`: that compares every Tag and Category with "" and [],
+    # and Pelican's __eq__ slugifies both sides each time.
+    for key in [key for key, value in metadata.items()
+                if value is None or (isinstance(value, str | list) and not value)]:
         del metadata[key]
     # An unknown status ('publicado') is reported by the check, with its line, which
     # stops the build; here it only keeps the story from being published by mistake.
