@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from pelican.urlwrappers import Category, Tag
+from pelican.urlwrappers import Author, Category, Tag, URLWrapper
 
 from milpa.activitypub import hashtag_name
 from milpa.frontmatter import read_front_matter
@@ -37,11 +38,29 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
     # A tag has one name everywhere: the hashtag followers see (#LandDefence) is the
     # name on the story's page, its tag page and its feed.
     if metadata.get("tags"):
-        metadata["tags"] = [Tag(hashtag_name(str(tag))[1:], generator.settings)
+        metadata["tags"] = [_shared(generator, Tag, hashtag_name(str(tag))[1:])
                             for tag in metadata["tags"]]
     territory = metadata.pop("territory", None)
     if territory:
-        metadata["category"] = Category(territory, generator.settings)
+        metadata["category"] = _shared(generator, Category, territory)
+    if metadata.get("authors"):
+        metadata["authors"] = [_shared(generator, Author, author.name)
+                               if type(author) is Author else author
+                               for author in metadata["authors"]]
+    if type(metadata.get("author")) is Author:
+        metadata["author"] = _shared(generator, Author, metadata["author"].name)
+
+
+# Per generator: one object per territory, tag and author name, shared by every story
+# that names it, so its slug and address are worked out once rather than once per story.
+_names: WeakKeyDictionary[Any, dict[tuple[type, str], URLWrapper]] = WeakKeyDictionary()
+
+
+def _shared(generator: Any, kind: type[URLWrapper], name: str) -> URLWrapper:
+    known = _names.setdefault(generator, {})
+    if (kind, name) not in known:
+        known[(kind, name)] = kind(name, generator.settings)
+    return known[(kind, name)]
 
 
 def _report(instance: Any, key: str, message: str) -> None:
