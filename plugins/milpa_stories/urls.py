@@ -49,10 +49,9 @@ def settle(item: Any) -> None:
 
 
 def settle_urls(generators: list[Any]) -> None:
-    """all_generators_finalized handler: every story and page, and their translations."""
+    """all_generators_finalized handler: every story and page (translations, drafts and
+    hidden ones have lists of their own)."""
     for generator in generators:
         for name in (*_ARTICLE_LISTS, *_PAGE_LISTS):
             for item in getattr(generator, name, None) or []:
                 settle(item)
-                for translation in getattr(item, "translations", []):
-                    settle(translation)
