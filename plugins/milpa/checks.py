@@ -17,6 +17,7 @@ before anything is decoded.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,7 +31,7 @@ from .frontmatter import FrontMatter, parse_front_matter
 from .i18n import N_, SOURCE_LANG, editor_text
 from .images import PHOTO_SUFFIXES, ImageTooLarge, opened_within
 from .languages import is_valid_tag
-from .metadata import UNREADABLE, VIDEO, Carried, carried
+from .metadata import HEAD_BYTES, UNREADABLE, VIDEO, Carried, carried, sniffed
 from .quotes import quote_policy
 from .references import is_remote, relative_to_cwd, resolve
 from .settings import now, setting, site_zone
@@ -121,12 +122,18 @@ def metadata_message(found: Carried, lang: str = SOURCE_LANG) -> str:
                carries=carries, path=relative_to_cwd(found.path))
 
 
-def media_files(paths: Iterable[Path]) -> Iterator[Carried]:
+def media_files(paths: Iterable[Path], heads: Mapping[str, bytes] | None = None
+                ) -> Iterator[Carried]:
     """Every photo or video named or under a folder named, by content, with what it
-    carries; other files are passed over."""
+    carries; other files are passed over. ``heads``: the first bytes of files already
+    read, which are not opened again when they are no photo or video."""
     for named in paths:
-        files = sorted(p for p in named.rglob("*") if p.is_file()) if named.is_dir() else [named]
+        files = sorted((p for p in named.rglob("*") if p.is_file()), key=lambda p: p.parts) \
+            if named.is_dir() else [named]
         for path in files:
+            head = heads.get(str(path)) if heads else None
+            if head is not None and sniffed(head) is None:
+                continue
             found = carried(path)
             if found is not None:
                 yield found
@@ -172,7 +179,9 @@ def markdown_files(root: Path, folders: list[str]) -> Iterator[Path]:
         if base.is_file():
             yield base
         elif base.is_dir():
-            yield from sorted(p for p in base.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES)
+            # Sorted as paths are (by their parts), without making a Path compare itself.
+            yield from sorted((p for p in base.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES),
+                              key=lambda path: path.parts)
 
 
 def body_lines(header: FrontMatter) -> Iterator[tuple[int, str]]:
@@ -212,25 +221,30 @@ class SiteCheck:
         # Editors read `check` in the site's language.
         self.lang = settings.get("DEFAULT_LANG") or SOURCE_LANG
         self.problems: list[Problem] = []
+        # By path (as text: Path hashes slowly): each source's name in the cache, and its
+        # first bytes (is it a photo?).
+        self._names: dict[str, str] = {}
+        self._heads: dict[str, bytes] = {}
         story_paths = list(markdown_files(self.root, settings.get("ARTICLE_PATHS", [""])))
         page_paths = list(markdown_files(self.root, settings.get("PAGE_PATHS", ["pages"])))
-        pages = set(page_paths)
-        self.sources = [self._source(p, True) for p in story_paths if p not in pages]
+        pages = {str(p) for p in page_paths}
+        self.sources = [self._source(p, True) for p in story_paths if str(p) not in pages]
         self.sources += [self._source(p, False) for p in page_paths]
         self.story_urls = {self._story_url(s) for s in self.sources if s.is_story}
 
     def _source(self, path: Path, is_story: bool) -> Source:
-        if self.cache is None:
-            return Source(path, read_source(path.read_text(encoding="utf-8"), path,
-                                            self.slugify), is_story)
         data = path.read_bytes()
-        name = path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) \
-            else str(path)
-        facts = self.cache.facts(name, data)
+        text = str(path)
+        self._heads[text] = data[:HEAD_BYTES]
+        root = f"{self.root}{os.sep}"
+        name = self._names[text] = text[len(root):].replace(os.sep, "/") \
+            if text.startswith(root) else text
+        facts = self.cache.facts(name, data) if self.cache else None
         if facts is None:
-            # As read_text reads it: newlines are the same to splitlines().
+            # Not read_text: its newlines are the same to splitlines().
             facts = read_source(data.decode("utf-8"), path, self.slugify)
-            self.cache.remember(name, data, facts)
+            if self.cache:
+                self.cache.remember(name, data, facts)
         return Source(path, facts, is_story)
 
     def _date(self, value: str) -> datetime:
@@ -273,15 +287,11 @@ class SiteCheck:
         self.check_slugs()
         self.check_media_files()
         if self.cache is not None:
-            self.cache.save(self.cache_names())
+            self.cache.save(self._names.values())
         return sorted(self.problems)
 
-    def cache_names(self) -> list[str]:
-        return [s.path.relative_to(self.root).as_posix() if s.path.is_relative_to(self.root)
-                else str(s.path) for s in self.sources]
-
     def check_media_files(self) -> None:
-        for found in media_files([self.root]):
+        for found in media_files([self.root], self._heads):
             if found:
                 self.problems.append(Problem(found.path, 0, metadata_message(found, self.lang),
                                              blocks_build=False))
