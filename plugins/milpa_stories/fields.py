@@ -38,8 +38,7 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
     # A tag has one name everywhere: the hashtag followers see (#LandDefence) is the
     # name on the story's page, its tag page and its feed.
     if metadata.get("tags"):
-        metadata["tags"] = [_shared(generator, Tag, hashtag_name(str(tag))[1:])
-                            for tag in metadata["tags"]]
+        metadata["tags"] = [_tag(generator, str(tag)) for tag in metadata["tags"]]
     territory = metadata.pop("territory", None)
     if territory:
         metadata["category"] = _shared(generator, Category, territory)
@@ -56,11 +55,22 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
 _names: WeakKeyDictionary[Any, dict[tuple[type, str], URLWrapper]] = WeakKeyDictionary()
 
 
+_hashtags: WeakKeyDictionary[Any, dict[str, URLWrapper]] = WeakKeyDictionary()
+
+
 def _shared(generator: Any, kind: type[URLWrapper], name: str) -> URLWrapper:
     known = _names.setdefault(generator, {})
     if (kind, name) not in known:
         known[(kind, name)] = kind(name, generator.settings)
     return known[(kind, name)]
+
+
+def _tag(generator: Any, written: str) -> URLWrapper:
+    """The tag named as its hashtag, each spelling worked out once per generator."""
+    known = _hashtags.setdefault(generator, {})
+    if written not in known:
+        known[written] = _shared(generator, Tag, hashtag_name(written)[1:])
+    return known[written]
 
 
 def _report(instance: Any, key: str, message: str) -> None:
