@@ -11,7 +11,7 @@ from pelican import signals
 from pelican.contents import Article, Static
 from pelican.settings import DEFAULT_CONFIG
 
-from milpa_stories.urls import settle
+from milpa_stories.urls import keep_source_path, settle
 
 from .conftest import MiniSite, story
 
@@ -83,3 +83,19 @@ def test_stories_naming_the_same_tag_territory_or_author_share_one_object(
     # for Pelican, whose slugs ignore case, as they were before).
     assert first.tags[1] is not second.tags[1]
     assert (first.tags[1].name, second.tags[1].name) == ("Semillas", "semillas")
+
+
+def test_a_story_keeps_its_relative_source_path_while_its_source_is_the_same() -> None:
+    settings = {**SETTINGS, "PATH": "/site/content"}
+    article = Article("<p>x</p>", {"title": "Agua", "date": datetime(2026, 5, 1)},
+                      settings=settings, source_path="/site/content/stories/agua.md")
+    plain = [article.get_relative_source_path(), article.get_relative_source_path("x/y.md"),
+             article.url]
+    keep_source_path(article)
+    assert type(article).__name__ == "Article"
+    assert [article.get_relative_source_path(), article.get_relative_source_path("x/y.md"),
+            article.url] == plain == ["stories/agua.md", "x/y.md", "stories/agua/"]
+    article.source_path = "/site/content/other/water.md"  # then Pelican works it out again
+    assert article.get_relative_source_path() == "other/water.md"
+    settle(article)  # both at once, each kept
+    assert article.get_relative_source_path() == "other/water.md" and article.url == plain[2]

@@ -6,7 +6,7 @@ from .fields import normalise_fields, read_story_fields
 from .languages import LanguagesGenerator
 from .listing import drop_expired, pinned_first
 from .strict import check_before_reading, refuse_errors
-from .urls import settle_urls
+from .urls import keep_source_path, settle_urls
 
 
 def get_generators(_pelican: object) -> type[LanguagesGenerator]:
@@ -24,6 +24,8 @@ def register() -> None:
     signals.page_generator_context.connect(normalise_fields)
     # Fields are read (and bad values reported with their line) as each object is made.
     signals.content_object_init.connect(read_story_fields)
+    # Pelican has just worked out where the source is: kept, as it is asked again and again.
+    signals.content_object_init.connect(keep_source_path)
     # Expired stories leave every list before territories, tags and authors are counted.
     signals.article_generator_pretaxonomy.connect(drop_expired)
     # The home page's order is settled once Pelican has sorted by date.

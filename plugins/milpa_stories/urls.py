@@ -9,6 +9,10 @@ settings) changes any more, so from then on each object answers from the value i
 property gives at that point. Only the two properties change: each object keeps its
 class's name, its behaviour and every other attribute. Static files are left alone: a
 story's ``{attach}`` link may still move one while the story is written.
+
+Before that, while stories are read, the one part that cannot change from the start (the
+source's path relative to the content folder) is kept from the moment the object exists:
+Pelican works it out again for every address it formats.
 """
 
 from __future__ import annotations
@@ -22,18 +26,51 @@ _ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_transla
                   "drafts", "drafts_translations")
 _PAGE_LISTS = ("pages", "translations", "hidden_pages", "hidden_translations", "draft_pages",
                "draft_translations")
-_frozen: dict[type, type] = {}
+_made: dict[tuple[type, str], type] = {}
+
+
+def _subclass(kind: type, marker: str, members: dict[str, Any]) -> type:
+    """``kind`` with ``members`` in place, under the same name (Pelican and the templates
+    go by a content object's class name), made once per kind."""
+    if (kind, marker) not in _made:
+        body = {"__module__": kind.__module__, "__qualname__": kind.__qualname__,
+                "__doc__": kind.__doc__, marker: True, **members}
+        _made[(kind, marker)] = type(kind.__name__, (kind,), body)
+    return _made[(kind, marker)]
 
 
 def _settled_class(kind: type) -> type:
     """``kind`` whose ``url`` and ``save_as`` are kept once worked out."""
-    if kind not in _frozen:
-        body: dict[str, Any] = {"__module__": kind.__module__, "__qualname__": kind.__qualname__,
-                                "__doc__": kind.__doc__, "_milpa_urls_settled": True}
-        for name in ("url", "save_as"):
-            body[name] = cached_property(getattr(kind, name).fget)
-        _frozen[kind] = type(kind.__name__, (kind,), body)
-    return _frozen[kind]
+    return _subclass(kind, "_milpa_urls_settled",
+                     {name: cached_property(getattr(kind, name).fget)
+                      for name in ("url", "save_as")})
+
+
+def _source_path_kept_class(kind: type) -> type:
+    """``kind`` answering its own relative source path from what it kept."""
+    original = kind.get_relative_source_path
+
+    def get_relative_source_path(self: Any, source_path: str | None = None) -> str | None:
+        # Pelican's own answer, given again while the object's source path is the same.
+        kept = vars(self).get("_milpa_source_path")
+        if not source_path and kept is not None and kept[0] == self.source_path:
+            return kept[1]
+        return original(self, source_path)
+
+    return _subclass(kind, "_milpa_source_path_kept",
+                     {"get_relative_source_path": get_relative_source_path})
+
+
+def keep_source_path(instance: Any) -> None:
+    """content_object_init handler: a story's or page's relative source path, as Pelican
+    has just worked it out, is kept."""
+    kind = type(instance)
+    if getattr(kind, "_milpa_source_path_kept", False) or \
+            not isinstance(instance, Article | Page):
+        return
+    instance.__class__ = _source_path_kept_class(kind)
+    vars(instance)["_milpa_source_path"] = (instance.source_path,
+                                           instance.relative_source_path)
 
 
 def settle(item: Any) -> None:
