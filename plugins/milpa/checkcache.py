@@ -67,6 +67,10 @@ class _Invalid(ValueError):
     """The cache file is not one this code wrote."""
 
 
+class _Outdated(_Invalid):
+    """Written by other code (after an upgrade) or for other slug rules: expected."""
+
+
 def _int(value: Any) -> int:
     # bool is an int too, and no line number is one.
     if type(value) is not int or not 0 <= value < 10_000_000:
@@ -131,8 +135,9 @@ class CheckCache:
         try:
             self._load()
         except (OSError, UnicodeError, ValueError, TypeError, RecursionError) as error:
-            # Missing (the first build), damaged or not ours: every source is read again.
-            if not isinstance(error, FileNotFoundError):
+            # Missing (the first build), outdated, damaged or not ours: every source is
+            # read again; only a damaged or foreign file is worth a word.
+            if not isinstance(error, FileNotFoundError | _Outdated):
                 logger.warning("not using the check's cache %s: %s", path, error)
             self._records, self._dates = {}, {}
 
@@ -140,8 +145,10 @@ class CheckCache:
         if self.path.stat().st_size > MAX_CACHE_BYTES:
             raise _Invalid("too big")
         data = json.loads(self.path.read_bytes())
-        if type(data) is not dict or data.get("version") != self.version:
-            raise _Invalid("made by other code or settings")
+        if type(data) is not dict:
+            raise _Invalid("not a cache of the check")
+        if data.get("version") != self.version:
+            raise _Outdated("made by other code or slug rules")
         sources = data.get("sources")
         dates = data.get("dates")
         if type(sources) is not dict or type(dates) is not dict:

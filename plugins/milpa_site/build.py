@@ -10,6 +10,7 @@ register, private key material in the output) leave the previous output untouche
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -276,9 +278,10 @@ def content_cache_folder(settings: Mapping[str, Any]) -> Path:
 
 def check_cache(settings: Mapping[str, Any]) -> CheckCache:
     """What the check read in each source, kept with Pelican's content cache (the folder
-    is named after the settings; the slug function depends on these)."""
+    is named after the settings; the slugs depend on site_slugify and what it calls)."""
     return CheckCache(content_cache_folder(settings) / "check.json",
-                      shaping=[pelican.__version__,
+                      shaping=[pelican.__version__, version("Unidecode"),
+                               inspect.getsource(site_slugify),
                                _stable(settings.get("SLUG_REGEX_SUBSTITUTIONS"))])
 
 
