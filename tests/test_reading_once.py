@@ -4,6 +4,7 @@ name. The values are the ones Pelican's own code gives."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import datetime
 from typing import Any
 
@@ -99,3 +100,14 @@ def test_a_story_keeps_its_relative_source_path_while_its_source_is_the_same() -
     assert article.get_relative_source_path() == "other/water.md"
     settle(article)  # both at once, each kept
     assert article.get_relative_source_path() == "other/water.md" and article.url == plain[2]
+
+
+def test_kept_and_settled_stories_can_be_pickled_as_pelicans_generator_cache_does() -> None:
+    article = Article("<p>x</p>", {"title": "Agua", "date": datetime(2026, 5, 1)},
+                      settings=SETTINGS, source_path="content/agua.md")
+    keep_source_path(article)
+    again = pickle.loads(pickle.dumps(article))
+    assert type(again) is type(article) and again.url == article.url
+    settle(again)
+    settled = pickle.loads(pickle.dumps(again))
+    assert type(settled).__name__ == "Article" and settled.save_as == "stories/agua/index.html"

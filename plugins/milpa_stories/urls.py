@@ -31,11 +31,14 @@ _made: dict[tuple[type, str], type] = {}
 
 def _subclass(kind: type, marker: str, members: dict[str, Any]) -> type:
     """``kind`` with ``members`` in place, under the same name (Pelican and the templates
-    go by a content object's class name), made once per kind."""
+    go by a content object's class name), made once per kind. It is also a name of this
+    module, so that pickle (Pelican's generator-level content cache) finds it."""
     if (kind, marker) not in _made:
-        body = {"__module__": kind.__module__, "__qualname__": kind.__qualname__,
-                "__doc__": kind.__doc__, marker: True, **members}
-        _made[(kind, marker)] = type(kind.__name__, (kind,), body)
+        qualname = f"{marker}_{kind.__module__}_{kind.__qualname__}".replace(".", "_")
+        body = {"__module__": __name__, "__qualname__": qualname, "__doc__": kind.__doc__,
+                marker: True, **members}
+        made = _made[(kind, marker)] = globals()[qualname] = type(kind.__name__, (kind,), body)
+        return made
     return _made[(kind, marker)]
 
 
@@ -92,3 +95,9 @@ def settle_urls(generators: list[Any]) -> None:
         for name in (*_ARTICLE_LISTS, *_PAGE_LISTS):
             for item in getattr(generator, name, None) or []:
                 settle(item)
+
+
+# Made now, so that a cached object can be unpickled before any story is read.
+for _kind in (Article, Page):
+    _settled_class(_kind)
+    _settled_class(_source_path_kept_class(_kind))
