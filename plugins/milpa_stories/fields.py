@@ -53,8 +53,7 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
 # Per generator: one object per territory, tag and author name, shared by every story
 # that names it, so its slug and address are worked out once rather than once per story.
 _names: WeakKeyDictionary[Any, dict[tuple[type, str], URLWrapper]] = WeakKeyDictionary()
-
-
+# And the tag for each way a tag is written (hashtag_name is asked once per spelling).
 _hashtags: WeakKeyDictionary[Any, dict[str, URLWrapper]] = WeakKeyDictionary()
 
 
