@@ -110,3 +110,23 @@ def test_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     with ProcessPoolExecutor(4) as pool:
         list(pool.map(_record_many, [str(tmp_path)] * 4, [0, 50, 100, 150]))
     assert DataStore(tmp_path).follower_count("stories") == 200
+
+
+def test_every_story_with_replies_or_reactions_under_any_id_is_listed(tmp_path: Path) -> None:
+    store = DataStore(tmp_path)
+    assert store.stories_with_records() == frozenset()
+    # agua came back after a Delete (agua.1); v.3's own slug ends in a number.
+    store.record_reaction("likes", "es/agua.1", "https://a.example/users/1", "like-1")
+    store.record_reaction("boosts", "es/v.3", "https://a.example/users/1", "boost-1")
+    store.record_reaction("likes", "en/rain", "https://a.example/users/1", "like-2")
+    (tmp_path / "replies/es/seeds.2.x").mkdir(parents=True)
+    listed = store.stories_with_records()
+    candidates = [("es", "agua"), ("es", "agua.1"), ("es", "v"), ("es", "v.3"), ("en", "rain"),
+                  ("es", "rain"), ("es", "seeds"), ("es", "seeds.2.x"), ("fr", "agua")]
+    for lang, slug in candidates:
+        # Whatever a story would find by itself, the listing names it.
+        answered = [key for key in store.ids_of_story(lang, slug)
+                    if any((tmp_path / kind / key).exists()
+                           for kind in ("replies", "likes", "boosts"))]
+        assert not answered or f"{lang}/{slug}" in listed, (lang, slug)
+    assert {"es/agua", "es/v.3", "en/rain"} <= listed and "fr/agua" not in listed

@@ -17,18 +17,21 @@ before anything is decoded.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .frontmatter import FrontMatter, read_front_matter
+from .checkcache import CheckCache, Facts
+from .frontmatter import FrontMatter, parse_front_matter
 from .i18n import N_, SOURCE_LANG, editor_text
 from .images import PHOTO_SUFFIXES, ImageTooLarge, opened_within
 from .languages import is_valid_tag
-from .metadata import UNREADABLE, VIDEO, Carried, carried
+from .metadata import HEAD_BYTES, UNREADABLE, VIDEO, Carried, carried, sniffed
 from .quotes import quote_policy
 from .references import is_remote, relative_to_cwd, resolve
 from .settings import now, setting, site_zone
@@ -40,8 +43,10 @@ from .stories import (
     STATUSES,
     FieldError,
     expiry_time,
+    in_zone,
+    not_a_date,
     parse_bool,
-    parse_date,
+    read_date,
     status_problem,
 )
 from .video import ENCODERS_MISSING, VIDEO_TYPES, encoders_available
@@ -117,12 +122,18 @@ def metadata_message(found: Carried, lang: str = SOURCE_LANG) -> str:
                carries=carries, path=relative_to_cwd(found.path))
 
 
-def media_files(paths: Iterable[Path]) -> Iterator[Carried]:
+def media_files(paths: Iterable[Path], heads: Mapping[str, bytes] | None = None
+                ) -> Iterator[Carried]:
     """Every photo or video named or under a folder named, by content, with what it
-    carries; other files are passed over."""
+    carries; other files are passed over. ``heads``: the first bytes of files already
+    read, which are not opened again when they are no photo or video."""
     for named in paths:
-        files = sorted(p for p in named.rglob("*") if p.is_file()) if named.is_dir() else [named]
+        files = sorted((p for p in named.rglob("*") if p.is_file()), key=lambda p: p.parts) \
+            if named.is_dir() else [named]
         for path in files:
+            head = heads.get(str(path)) if heads else None
+            if head is not None and sniffed(head) is None:
+                continue
             found = carried(path)
             if found is not None:
                 yield found
@@ -133,11 +144,17 @@ class Source:
     """A Markdown file under content/ and what the check needs to know about it."""
 
     path: Path
-    header: FrontMatter
+    facts: Facts
     is_story: bool
 
-    def slug(self, slugify: Callable[[str], str]) -> str:
-        return self.header.get("slug") or slugify(self.header.get("title") or self.path.stem)
+    @property
+    def header(self) -> FrontMatter:
+        return self.facts.header
+
+    @property
+    def slug(self) -> str:
+        """Its address's slug, made by the check's slug function when it was read."""
+        return self.facts.slug
 
     def is_translation(self) -> bool:
         try:
@@ -146,13 +163,25 @@ class Source:
             return False
 
 
+def read_source(text: str, path: Path, slugify: Callable[[str], str]) -> Facts:
+    """Everything the check needs from one source's text (the body is not kept)."""
+    header = parse_front_matter(text)
+    media = tuple(media_references(header))
+    links = tuple((line, match["target"]) for line, body in body_lines(header)
+                  for match in _LINK.finditer(body))
+    slug = header.get("slug") or slugify(header.get("title") or path.stem)
+    return Facts(header, media, links, slug)
+
+
 def markdown_files(root: Path, folders: list[str]) -> Iterator[Path]:
     for folder in folders:
         base = root / folder
         if base.is_file():
             yield base
         elif base.is_dir():
-            yield from sorted(p for p in base.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES)
+            # Sorted as paths are (by their parts), without making a Path compare itself.
+            yield from sorted((p for p in base.rglob("*") if p.suffix.lower() in MARKDOWN_SUFFIXES),
+                              key=lambda path: path.parts)
 
 
 def body_lines(header: FrontMatter) -> Iterator[tuple[int, str]]:
@@ -177,9 +206,13 @@ def media_references(header: FrontMatter) -> Iterator[tuple[int, str, str | None
 
 
 class SiteCheck:
-    def __init__(self, settings: Mapping[str, Any], slugify: Callable[[str], str]) -> None:
+    def __init__(self, settings: Mapping[str, Any], slugify: Callable[[str], str],
+                 cache: CheckCache | None = None) -> None:
+        """``cache``, when given, holds what each source said the last time it had the same
+        bytes (``publish.py build`` keeps one per settings); every rule still runs."""
         self.settings = settings
         self.slugify = slugify
+        self.cache = cache
         self.root = Path(settings["PATH"])
         self.zone = site_zone(settings)
         self.now = now(settings)
@@ -188,16 +221,49 @@ class SiteCheck:
         # Editors read `check` in the site's language.
         self.lang = settings.get("DEFAULT_LANG") or SOURCE_LANG
         self.problems: list[Problem] = []
+        # By path (as text: Path hashes slowly): each source's name in the cache, and its
+        # first bytes (is it a photo?).
+        self._names: dict[str, str] = {}
+        self._heads: dict[str, bytes] = {}
         story_paths = list(markdown_files(self.root, settings.get("ARTICLE_PATHS", [""])))
         page_paths = list(markdown_files(self.root, settings.get("PAGE_PATHS", ["pages"])))
-        self.sources = [Source(p, read_front_matter(p), True) for p in story_paths if
-                        p not in page_paths]
-        self.sources += [Source(p, read_front_matter(p), False) for p in page_paths]
+        pages = {str(p) for p in page_paths}
+        self.sources = [self._source(p, True) for p in story_paths if str(p) not in pages]
+        self.sources += [self._source(p, False) for p in page_paths]
         self.story_urls = {self._story_url(s) for s in self.sources if s.is_story}
+
+    def _source(self, path: Path, is_story: bool) -> Source:
+        data = path.read_bytes()
+        text = str(path)
+        self._heads[text] = data[:HEAD_BYTES]
+        root = f"{self.root}{os.sep}"
+        name = self._names[text] = text[len(root):].replace(os.sep, "/") \
+            if text.startswith(root) else text
+        facts = self.cache.facts(name, data) if self.cache else None
+        if facts is None:
+            # Not read_text: its newlines are the same to splitlines().
+            facts = read_source(data.decode("utf-8"), path, self.slugify)
+            if self.cache:
+                self.cache.remember(name, data, facts)
+        return Source(path, facts, is_story)
+
+    def _date(self, value: str) -> datetime:
+        """``value`` read as a date in the site's zone; read once, ever, with a cache."""
+        known, parsed = self.cache.date(value) if self.cache else (False, None)
+        if not known:
+            try:
+                parsed = read_date(value)
+            except ValueError:
+                parsed = None
+            if self.cache:
+                self.cache.remember_date(value, parsed)
+        if parsed is None:
+            raise not_a_date(value)
+        return parsed
 
     def _story_url(self, source: Source) -> str:
         pattern = self.settings.get("ARTICLE_URL", "{slug}.html")
-        return "/" + pattern.replace("{slug}", source.slug(self.slugify)).lstrip("/")
+        return "/" + pattern.replace("{slug}", source.slug).lstrip("/")
 
     def say(self, template: str, /, **values: object) -> str:
         return say(self.lang, template, **values)
@@ -220,10 +286,12 @@ class SiteCheck:
             self.check_links(source)
         self.check_slugs()
         self.check_media_files()
+        if self.cache is not None:
+            self.cache.save(self._names.values())
         return sorted(self.problems)
 
     def check_media_files(self) -> None:
-        for found in media_files([self.root]):
+        for found in media_files([self.root], self._heads):
             if found:
                 self.problems.append(Problem(found.path, 0, metadata_message(found, self.lang),
                                              blocks_build=False))
@@ -289,7 +357,7 @@ class SiteCheck:
                     N_("{field} is empty: give a date or remove the line"), field=key.title()))
             elif value:
                 try:
-                    parsed = parse_date(value, self.zone)
+                    parsed = in_zone(self._date(value), self.zone)
                 except ValueError as error:
                     self.report(source, header.line_of(key),
                                 f"{key.title()}: {self.field_error(error)}")
@@ -303,7 +371,7 @@ class SiteCheck:
         expires = header.get("expires")
         if expires and published:
             try:
-                ends = expiry_time(expires, published, self.zone)
+                ends = expiry_time(expires, published, self.zone, self._date)
             except ValueError as error:
                 self.report(source, header.line_of("expires"),
                             f"Expires: {self.field_error(error)}")
@@ -326,7 +394,7 @@ class SiteCheck:
                                  cover=True)
 
     def check_media(self, source: Source) -> None:
-        for line, reference, alt in media_references(source.header):
+        for line, reference, alt in source.facts.media:
             self.check_reference(source, line, reference, alt)
 
     def check_reference(self, source: Source, line: int, reference: str, alt: str | None,
@@ -361,27 +429,26 @@ class SiteCheck:
         story_prefix = "/" + pattern.split("{")[0].lstrip("/")
         if pattern.replace("{slug}", "").count("{"):
             story_prefix = "/"
-        for line, text in body_lines(source.header):
-            for match in _LINK.finditer(text):
-                target = match["target"].split("#")[0]
-                if not target or is_remote(target) or target.startswith("mailto:"):
-                    continue
-                placeholder = target.startswith(("{filename}", "{static}", "{attach}"))
-                if placeholder or target.lower().endswith(tuple(MARKDOWN_SUFFIXES)):
-                    if not resolve(target, source.path, self.root).is_file():
-                        self.report(source, line, self.say(
-                            N_("link to {target}, which does not exist"), target=target),
-                            blocks_build=False)
-                elif (story_prefix != "/" and target.startswith(story_prefix)
-                      and "/" + target.lstrip("/") not in self.story_urls):
+        for line, found in source.facts.links:
+            target = found.split("#")[0]
+            if not target or is_remote(target) or target.startswith("mailto:"):
+                continue
+            placeholder = target.startswith(("{filename}", "{static}", "{attach}"))
+            if placeholder or target.lower().endswith(tuple(MARKDOWN_SUFFIXES)):
+                if not resolve(target, source.path, self.root).is_file():
                     self.report(source, line, self.say(
-                        N_("link to {target}, which is not a story here"), target=target),
+                        N_("link to {target}, which does not exist"), target=target),
                         blocks_build=False)
+            elif (story_prefix != "/" and target.startswith(story_prefix)
+                  and "/" + target.lstrip("/") not in self.story_urls):
+                self.report(source, line, self.say(
+                    N_("link to {target}, which is not a story here"), target=target),
+                    blocks_build=False)
 
     def check_slugs(self) -> None:
         by_slug: dict[tuple[bool, str], list[Source]] = defaultdict(list)
         for source in self.sources:
-            by_slug[(source.is_story, source.slug(self.slugify))].append(source)
+            by_slug[(source.is_story, source.slug)].append(source)
         for (_, slug), sources in by_slug.items():
             originals = [s for s in sources if not s.is_translation()]
             for duplicate in originals[1:]:

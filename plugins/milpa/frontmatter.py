@@ -21,6 +21,13 @@ _FENCE_END = re.compile(r"^(-{3}|\.{3})(\s.*)?$")
 _FIELD = re.compile(r"^[ ]{0,3}(?P<key>[A-Za-z0-9_-]+):\s*(?P<value>.*)$")
 _CONTINUATION = re.compile(r"^[ ]{4,}(?P<value>.*)$")
 
+NO_FRONT_MATTER = N_("no front matter: start the file with 'Title: …'")
+GIVEN_TWICE = N_("'{key}' is given twice (first on line {first})")
+NOT_A_FIELD = N_("front-matter line is not 'Field: value'; leave a blank line between the "
+                 "front matter and the story")
+# Every message a header can have: a kept header naming another one is not believed.
+HEADER_ERRORS = frozenset({NO_FRONT_MATTER, GIVEN_TWICE, NOT_A_FIELD})
+
 
 @dataclass(frozen=True)
 class Field:
@@ -59,8 +66,7 @@ def parse_front_matter(text: str) -> FrontMatter:
     if lines and _FENCE_START.match(lines[0]):
         index = 1
     if index >= len(lines) or not _FIELD.match(lines[index]):
-        result.errors.append((index + 1, N_("no front matter: start the file with 'Title: …'"),
-                              {}))
+        result.errors.append((index + 1, NO_FRONT_MATTER, {}))
         result.body_line = index + 1
         result.body = "\n".join(lines[index:])
         return result
@@ -80,7 +86,7 @@ def parse_front_matter(text: str) -> FrontMatter:
         if field_match:
             key = field_match["key"].lower()
             if key in result.fields:
-                result.errors.append((number, N_("'{key}' is given twice (first on line {first})"),
+                result.errors.append((number, GIVEN_TWICE,
                                       {"key": key, "first": result.fields[key].line}))
             result.fields[key] = Field(key, field_match["value"].strip(), number)
             last_key = key
@@ -89,9 +95,7 @@ def parse_front_matter(text: str) -> FrontMatter:
             joined = f"{previous.value}\n{continuation['value'].strip()}".strip()
             result.fields[last_key] = Field(last_key, joined, previous.line)
         else:
-            result.errors.append((number, N_(
-                "front-matter line is not 'Field: value'; leave a blank line between the "
-                "front matter and the story"), {}))
+            result.errors.append((number, NOT_A_FIELD, {}))
             # Python-Markdown stops reading metadata here, as do we.
             break
         index += 1

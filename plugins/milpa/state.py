@@ -315,6 +315,26 @@ class DataStore:
                         if path.name[len(slug) + 1:].isdigit())
         return sorted(keys)
 
+    def stories_with_records(self) -> frozenset[str]:
+        """The LANG/SLUG of every story with replies or reactions under any of its ids
+        (SLUG, SLUG.1…): one listing per language folder, so that a build asks nothing
+        about the stories nobody answered."""
+        found: set[str] = set()
+        for kind in ("replies", "likes", "boosts"):
+            base = self.folder / kind
+            if not base.is_dir():
+                continue
+            for lang in os.scandir(base):
+                if not lang.is_dir():
+                    continue
+                for story in os.scandir(lang.path):
+                    found.add(f"{lang.name}/{story.name}")
+                    # SLUG.N belongs to SLUG too (ids_of_story), and may be a slug itself.
+                    first, _, number = story.name.rpartition(".")
+                    if first and number.isdigit():
+                        found.add(f"{lang.name}/{first}")
+        return frozenset(found)
+
     def reaction_count(self, kind: str, story: str) -> int:
         folder = self.folder / kind / story
         return sum(1 for _ in folder.glob("*.json")) if folder.is_dir() else 0

@@ -7,6 +7,7 @@ the README's field table in step with it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -82,14 +83,27 @@ def parse_bool(value: str) -> bool:
     raise FieldError(N_("'{value}' is not true or false"), value=value)
 
 
+def not_a_date(value: str) -> FieldError:
+    return FieldError(N_("'{value}' is not a date (write YYYY-MM-DD HH:MM)"), value=value)
+
+
+def read_date(value: str) -> datetime:
+    """A front-matter date as written: without a time zone when it names none. The same
+    text always gives the same result, so the check keeps it between builds."""
+    try:
+        return date_parser.parse(value, default=datetime(2000, 1, 1))
+    except (ValueError, OverflowError) as error:
+        raise not_a_date(value) from error
+
+
+def in_zone(parsed: datetime, zone: tzinfo) -> datetime:
+    """A date without time zone is in the site's zone."""
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
 def parse_date(value: str, zone: tzinfo) -> datetime:
     """Parse a front-matter date; a date without time zone is in the site's zone."""
-    try:
-        parsed = date_parser.parse(value, default=datetime(2000, 1, 1))
-    except (ValueError, OverflowError) as error:
-        raise FieldError(N_("'{value}' is not a date (write YYYY-MM-DD HH:MM)"),
-                         value=value) from error
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+    return in_zone(read_date(value), zone)
 
 
 STATUS_PROBLEM = N_("Status: '{value}' is not one of {statuses} (write 'Status: published')")
@@ -110,13 +124,15 @@ def parse_duration(value: str) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
-def expiry_time(expires: str, published: datetime, zone: tzinfo) -> datetime:
-    """When a story stops being published: a duration after its date, or a date/time."""
+def expiry_time(expires: str, published: datetime, zone: tzinfo,
+                read: Callable[[str], datetime] = read_date) -> datetime:
+    """When a story stops being published: a duration after its date, or a date/time
+    (read by ``read``: the check remembers what it read before)."""
     duration = parse_duration(expires)
     if duration is not None:
         return published + duration
     try:
-        return parse_date(expires, zone)
+        return in_zone(read(expires), zone)
     except ValueError:
         raise FieldError(N_("'{value}' is neither a date/time nor a duration such as 24h, "
                             "3d or 2w"), value=expires) from None

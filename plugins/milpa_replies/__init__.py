@@ -25,6 +25,22 @@ class ShownReply:
         return datetime.fromisoformat(self.reply.published)
 
 
+# Per data folder (its setting as written), while one build reads its stories: the
+# stories anyone answered.
+_answered: dict[str, frozenset[str]] = {}
+
+
+def list_answered(generator: Any) -> None:
+    """article_generator_init handler: one listing of the data folder per build."""
+    folder = str(setting(generator.settings, "MILPA_DATA_PATH"))
+    _answered[folder] = DataStore(Path(folder)).stories_with_records()
+
+
+def forget_answered(generator: Any) -> None:
+    """article_generator_finalized handler: a story made later reads the folder itself."""
+    _answered.pop(str(setting(generator.settings, "MILPA_DATA_PATH")), None)
+
+
 def attach_replies(instance: Any) -> None:
     """content_object_init handler: read (never write) the inbox's files for this story.
 
@@ -35,7 +51,11 @@ def attach_replies(instance: Any) -> None:
     slug, lang = getattr(instance, "slug", None), getattr(instance, "lang", None)
     if not slug or not lang or type(instance).__name__ != "Article":
         return
-    store = DataStore(Path(setting(instance.settings, "MILPA_DATA_PATH")))
+    folder = str(setting(instance.settings, "MILPA_DATA_PATH"))
+    answered = _answered.get(folder)
+    if answered is not None and f"{lang}/{slug}" not in answered:
+        return  # the usual story: nobody replied, liked or boosted it
+    store = DataStore(Path(folder))
     # A story that came back after a Delete has a new id: its page shows what every id got.
     keys = store.ids_of_story(lang, slug)
     allow_images = setting(instance.settings, "MILPA_REPLIES_ALLOW_IMAGES")
@@ -51,3 +71,6 @@ def register() -> None:
     # Each story reads its approved replies and counts as Pelican creates it, so every
     # page and the story's ActivityPub replies collection see the same ones.
     signals.content_object_init.connect(attach_replies)
+    # Which stories have anything at all is listed once per build, before they are read.
+    signals.article_generator_init.connect(list_answered)
+    signals.article_generator_finalized.connect(forget_answered)

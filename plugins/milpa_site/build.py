@@ -10,6 +10,7 @@ register, private key material in the output) leave the previous output untouche
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from pelican.settings import read_settings
 from pelican.utils import slugify
 
 from milpa.bridge import atproto_did_problem
+from milpa.checkcache import CheckCache
 from milpa.checks import Problem, SiteCheck
 from milpa.i18n import LOCALE_DIR
 from milpa.keyguard import KeyScanner, key_exposure
@@ -273,6 +276,15 @@ def content_cache_folder(settings: Mapping[str, Any]) -> Path:
     return Path(settings["CACHE_PATH"]) / f"content-{fingerprint[:16]}"
 
 
+def check_cache(settings: Mapping[str, Any]) -> CheckCache:
+    """What the check read in each source, kept with Pelican's content cache (the folder
+    is named after the settings; the slugs depend on site_slugify and what it calls)."""
+    return CheckCache(content_cache_folder(settings) / "check.json",
+                      shaping=[pelican.__version__, version("Unidecode"),
+                               inspect.getsource(site_slugify),
+                               _stable(settings.get("SLUG_REGEX_SUBSTITUTIONS"))])
+
+
 def pelican_settings(settings: Mapping[str, Any], staging: Path) -> dict[str, Any]:
     """The settings Pelican runs with: into ``staging``, with its reader-level content
     cache (parsed Markdown and metadata per source, reused while the source's bytes are
@@ -354,7 +366,7 @@ def build(settings: dict[str, Any]) -> BuildSummary:
         apply(staging, final, produced)  # everything else goes
         return BuildSummary(0, 0, 0, sum(produced.values()), time.perf_counter() - started,
                             final)
-    site = SiteCheck(settings, site_slugify(settings))
+    site = SiteCheck(settings, site_slugify(settings), check_cache(settings))
     problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
                 if p.blocks_build]
     sources = {s.path.resolve(): s for s in site.sources}
@@ -364,13 +376,12 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     excluded: dict[Path, list[str]] = {}
     for problem in problems:
         excluded.setdefault(problem.path.resolve(), []).append(str(problem))
-    slugify = site_slugify(settings)
     for path in list(excluded):
         original = sources[path]
         if not original.is_translation():
             for other in site.sources:
                 if (other.is_story == original.is_story and other.is_translation()
-                        and other.slug(slugify) == original.slug(slugify)):
+                        and other.slug == original.slug):
                     excluded.setdefault(other.path.resolve(), []).append(
                         f"{relative_to_cwd(other.path)}: a translation of "
                         f"{relative_to_cwd(original.path)}, which is left out")

@@ -6,6 +6,7 @@ from .fields import normalise_fields, read_story_fields
 from .languages import LanguagesGenerator
 from .listing import drop_expired, pinned_first
 from .strict import check_before_reading, refuse_errors
+from .urls import keep_source_path, settle_urls
 
 
 def get_generators(_pelican: object) -> type[LanguagesGenerator]:
@@ -23,9 +24,14 @@ def register() -> None:
     signals.page_generator_context.connect(normalise_fields)
     # Fields are read (and bad values reported with their line) as each object is made.
     signals.content_object_init.connect(read_story_fields)
+    # Pelican has just worked out where the source is: kept, as it is asked again and again.
+    signals.content_object_init.connect(keep_source_path)
     # Expired stories leave every list before territories, tags and authors are counted.
     signals.article_generator_pretaxonomy.connect(drop_expired)
     # The home page's order is settled once Pelican has sorted by date.
     signals.article_generator_finalized.connect(pinned_first)
+    # Every context is final: nothing an address is made from changes any more, so each
+    # story's and page's url and save_as are worked out once, before anything is written.
+    signals.all_generators_finalized.connect(settle_urls)
     # Language pages need the final list of stories and translations.
     signals.get_generators.connect(get_generators)

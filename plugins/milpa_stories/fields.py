@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from pelican.urlwrappers import Category, Tag
+from pelican.urlwrappers import Author, Category, Tag, URLWrapper
 
 from milpa.activitypub import hashtag_name
 from milpa.frontmatter import read_front_matter
@@ -24,7 +25,10 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
 
     ``publish.py new`` writes every field, leaving the optional ones empty for later.
     """
-    for key in [key for key, value in metadata.items() if value in ("", [], None)]:
+    # Not `value in ("", [], None)`: that compares every Tag and Category with "" and [],
+    # and Pelican's __eq__ slugifies both sides each time.
+    for key in [key for key, value in metadata.items()
+                if value is None or (isinstance(value, str | list) and not value)]:
         del metadata[key]
     # An unknown status ('publicado') is reported by the check, with its line, which
     # stops the build; here it only keeps the story from being published by mistake.
@@ -34,11 +38,38 @@ def normalise_fields(generator: Any, metadata: dict[str, Any]) -> None:
     # A tag has one name everywhere: the hashtag followers see (#LandDefence) is the
     # name on the story's page, its tag page and its feed.
     if metadata.get("tags"):
-        metadata["tags"] = [Tag(hashtag_name(str(tag))[1:], generator.settings)
-                            for tag in metadata["tags"]]
+        metadata["tags"] = [_tag(generator, str(tag)) for tag in metadata["tags"]]
     territory = metadata.pop("territory", None)
     if territory:
-        metadata["category"] = Category(territory, generator.settings)
+        metadata["category"] = _shared(generator, Category, territory)
+    if metadata.get("authors"):
+        metadata["authors"] = [_shared(generator, Author, author.name)
+                               if type(author) is Author else author
+                               for author in metadata["authors"]]
+    if type(metadata.get("author")) is Author:
+        metadata["author"] = _shared(generator, Author, metadata["author"].name)
+
+
+# Per generator: one object per territory, tag and author name, shared by every story
+# that names it, so its slug and address are worked out once rather than once per story.
+_names: WeakKeyDictionary[Any, dict[tuple[type, str], URLWrapper]] = WeakKeyDictionary()
+# And the tag for each way a tag is written (hashtag_name is asked once per spelling).
+_hashtags: WeakKeyDictionary[Any, dict[str, URLWrapper]] = WeakKeyDictionary()
+
+
+def _shared(generator: Any, kind: type[URLWrapper], name: str) -> URLWrapper:
+    known = _names.setdefault(generator, {})
+    if (kind, name) not in known:
+        known[(kind, name)] = kind(name, generator.settings)
+    return known[(kind, name)]
+
+
+def _tag(generator: Any, written: str) -> URLWrapper:
+    """The tag named as its hashtag, each spelling worked out once per generator."""
+    known = _hashtags.setdefault(generator, {})
+    if written not in known:
+        known[written] = _shared(generator, Tag, hashtag_name(written)[1:])
+    return known[written]
 
 
 def _report(instance: Any, key: str, message: str) -> None:
