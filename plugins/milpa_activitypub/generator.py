@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from itertools import chain
@@ -20,7 +21,7 @@ from milpa.activitypub import (
     to_json,
     without_context,
 )
-from milpa.announce import returning_slug, with_edit_time
+from milpa.announce import body_hash, edit_time, returning_slug
 from milpa.bridge import ATPROTO_DID_PATH, atproto_did_problem
 from milpa.discovery import (
     JRD_FOLDER,
@@ -37,6 +38,7 @@ from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
 
 from .actors import Actor, ActorMedia, family_actor, site_actor
+from .memo import DocumentMemo
 from .posts import story_id, story_post
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,21 @@ class Fediverse:
         return [actor for actor in sharers if actor is not self.writer_of(story)]
 
 
+class StoryDocument:
+    """A story's document as written: its bytes, and the document itself, read from them
+    only if an outbox page that must be built again needs it."""
+
+    def __init__(self, relative: str, data: bytes, document: dict[str, Any] | None = None
+                 ) -> None:
+        self.relative, self.data, self._document = relative, data, document
+
+    @property
+    def document(self) -> dict[str, Any]:
+        if self._document is None:
+            self._document = json.loads(self.data)
+        return self._document
+
+
 class FediverseGenerator:
     """Puts FEDIVERSE in the context (templates link actors and objects), then writes."""
 
@@ -108,6 +125,8 @@ class FediverseGenerator:
         self.atproto_did: str | None = None
         self.quote_policy = "author"  # the site's, for stories that name none
         self.original_of: dict[int, Any] = {}  # translation → its original
+        self.memo: DocumentMemo | None = None
+        self.moment = ""  # this build's time: an edit's, until followers are told
 
     def generate_context(self) -> None:
         self.read_atproto_did()
@@ -176,35 +195,45 @@ class FediverseGenerator:
         if self.fediverse is None:
             return
         self._writer = writer
-        fediverse, urls = self.fediverse, self.fediverse.urls
-        object_type = setting(self.settings, "MILPA_OBJECT_TYPE")
-        objects = {}
-        moment = now(self.settings).isoformat(timespec="seconds")
-        for story in fediverse.site.stories:
-            writer = fediverse.writer_of(story)
-            audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
-            kind = object_type_for(object_type, story.content_warning)
-            post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
-                                      kind),
-                           quote_approvers=tuple(quote_approval(
-                               self.policy_of(story), urls.actor(writer.name),
-                               urls.followers(writer.name))))
-            document = with_edit_time(story_object(post, urls, kind),
-                                      self.ledger.get(f"{story.lang}/{story.ap_slug}"),
-                                      moment)
-            objects[id(story)] = document
-            self.write(document["id"], to_json(document))
-            self.write(urls.create(story.lang, story.ap_slug),
-                       to_json(create_activity(document, urls, story.lang, story.ap_slug)))
-            approved = [shown.reply.id for shown in getattr(story, "replies", [])]
-            self.write(urls.replies(story.lang, story.ap_slug),
-                       to_json(ordered_collection(urls.replies(story.lang, story.ap_slug),
-                                                  len(approved), items=approved)))
+        self.memo = DocumentMemo(writer)
+        self.moment = now(self.settings).isoformat(timespec="seconds")
+        fediverse = self.fediverse
+        # One document per story (its Create and replies are parts of it), built once per
+        # build, or not at all when the memo has it.
+        documents = {id(story): self.write_story(story) for story in fediverse.site.stories}
         for actor in fediverse.actors:
-            self.write_actor(actor, objects)
+            self.write_actor(actor, documents)
         self.write_discovery()
+        self.memo.save()
         logger.info("Wrote %d actors and %d stories for the Fediverse", len(fediverse.actors),
-                    len(objects))
+                    len(documents))
+
+    def write_story(self, story: Any) -> StoryDocument:
+        fediverse, urls = self.fediverse, self.fediverse.urls
+        writer = fediverse.writer_of(story)
+        audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
+        kind = object_type_for(setting(self.settings, "MILPA_OBJECT_TYPE"),
+                               story.content_warning)
+        approvers = tuple(quote_approval(self.policy_of(story), urls.actor(writer.name),
+                                         urls.followers(writer.name)))
+        relative = urls.path_of(story.ap_id)
+        told = self.ledger.get(f"{story.lang}/{story.ap_slug}")
+        inputs = self.memo.story_inputs(story, fediverse.base, urls.actor(writer.name),
+                                        audience, kind, approvers)
+        data = self.memo.reused_story(relative, inputs, told, self.moment)
+        if data is not None:
+            write_output(self._writer, self.output, relative, data)
+            return StoryDocument(relative, data)
+        post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
+                                  kind), quote_approvers=approvers)
+        built = story_object(post, urls, kind)
+        body = body_hash(built)
+        updated = None if "updated" in built else edit_time(told, body, self.moment)
+        document = {**built, "updated": updated} if updated else built
+        data = to_json(document)
+        self.memo.record_story(relative, inputs, body, "updated" in built, updated, data)
+        write_output(self._writer, self.output, relative, data)
+        return StoryDocument(relative, data, document)
 
     def policy_of(self, story: Any) -> str:
         """Who may quote a story: its own Quote-Policy, else its original's, else the site's."""
@@ -212,26 +241,36 @@ class FediverseGenerator:
         return getattr(story, "quote_policy", None) or \
             getattr(original, "quote_policy", None) or self.quote_policy
 
-    def write_actor(self, actor: Actor, objects: dict[int, dict[str, Any]]) -> None:
+    def write_actor(self, actor: Actor, documents: dict[int, StoryDocument]) -> None:
         fediverse, urls, name = self.fediverse, self.fediverse.urls, actor.name
         store = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH")))
         profile = replace(actor.profile, moved_to=store.moved_to(name))
         self.write(urls.actor(name), to_json(actor_document(profile, urls, self.public_key)))
         newest = sorted(actor.stories, key=lambda story: story.date, reverse=True)
-        items = []
-        for story in newest:
-            document = objects[id(story)]
-            if fediverse.writer_of(story) is actor:
-                activity = create_activity(document, urls, story.lang, story.ap_slug)
-            else:
-                activity = announce_activity(name, document, urls, story.lang, story.ap_slug)
-            items.append(without_context(activity))
+        wrote = [fediverse.writer_of(story) is actor for story in newest]
         page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
-        for document in paged_collection(urls.outbox(name),
-                                         lambda number: urls.outbox_page(name, number),
-                                         items, page_size):
-            self.write(document["id"], to_json(document))
-        pinned = [objects[id(s)]["id"] for s in newest if getattr(s, "pinned", False)]
+        pages = [range(start, min(start + page_size, len(newest)))
+                 for start in range(0, len(newest), page_size)] or [range(0)]
+        collection, *page_ids = paged_collection(
+            urls.outbox(name), lambda number: urls.outbox_page(name, number),
+            [None] * len(newest), page_size)
+        self.write(collection["id"], to_json(collection))
+        for shape, indexes in zip(page_ids, pages, strict=True):
+            # A page is its place and its stories' documents: reused when they are.
+            relative = urls.path_of(shape["id"])
+            shas = [self.memo.sha_of(documents[id(newest[i])].relative) for i in indexes]
+            inputs = None if None in shas else self.memo.page_inputs(
+                "outbox", name, {**shape, "orderedItems": None},
+                [[wrote[i], sha] for i, sha in zip(indexes, shas, strict=True)])
+            data = self.memo.reused_page(relative, inputs)
+            if data is None:
+                items = [without_context(self.activity(actor, newest[i], wrote[i], documents))
+                         for i in indexes]
+                data = to_json({**shape, "orderedItems": items})
+                self.memo.record_page(relative, inputs, data)
+            write_output(self._writer, self.output, relative, data)
+        pinned = [newest[i].ap_id for i in range(len(newest)) if getattr(newest[i], "pinned",
+                                                                            False)]
         self.write(urls.featured(name), to_json(ordered_collection(
             urls.featured(name), len(pinned), items=pinned)))
         # The count only: who follows whom is not published.
@@ -244,6 +283,14 @@ class FediverseGenerator:
         media_folder = setting(self.settings, "MILPA_MEDIA_PATH")
         for cached, file_name in actor.media_files:
             copy_output(self._writer, self.output, f"{media_folder}/{file_name}", Path(cached))
+
+    def activity(self, actor: Actor, story: Any, wrote: bool,
+                 documents: dict[int, StoryDocument]) -> dict[str, Any]:
+        """A story in an actor's outbox: its Create if the actor wrote it, else a share."""
+        urls, document = self.fediverse.urls, documents[id(story)].document
+        if wrote:
+            return create_activity(document, urls, story.lang, story.ap_slug)
+        return announce_activity(actor.name, document, urls, story.lang, story.ap_slug)
 
     def write_discovery(self) -> None:
         base = self.fediverse.base
