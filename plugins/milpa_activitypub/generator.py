@@ -32,13 +32,13 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
-from milpa.outputs import copy_output, write_output
+from milpa.outputs import OutputMemo, copy_output, write_output
 from milpa.quotes import quote_approval, quote_policy
 from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
+from milpa_site.memo import Unmemoizable
 
 from .actors import Actor, ActorMedia, family_actor, site_actor
-from .memo import DocumentMemo
 from .posts import story_id, story_post
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class FediverseGenerator:
         self.atproto_did: str | None = None
         self.quote_policy = "author"  # the site's, for stories that name none
         self.original_of: dict[int, Any] = {}  # translation → its original
-        self.memo: DocumentMemo | None = None
+        self.memo: OutputMemo | None = None
         self.moment = ""  # this build's time: an edit's, until followers are told
 
     def generate_context(self) -> None:
@@ -195,7 +195,7 @@ class FediverseGenerator:
         if self.fediverse is None:
             return
         self._writer = writer
-        self.memo = DocumentMemo(writer)
+        self.memo = OutputMemo(writer, "activitypub", Unmemoizable)
         self.moment = now(self.settings).isoformat(timespec="seconds")
         fediverse = self.fediverse
         # One document per story (its Create and replies are parts of it), built once per
@@ -218,9 +218,15 @@ class FediverseGenerator:
                                          urls.followers(writer.name)))
         relative = urls.path_of(story.ap_id)
         told = self.ledger.get(f"{story.lang}/{story.ap_slug}")
-        inputs = self.memo.story_inputs(story, fediverse.base, urls.actor(writer.name),
-                                        audience, kind, approvers)
-        data = self.memo.reused_story(relative, inputs, told, self.moment)
+        inputs = self.memo.inputs(self.memo.digest(story), fediverse.base,
+                                  urls.actor(writer.name), audience, kind, approvers)
+
+        def same_edit_time(entry: dict[str, Any]) -> bool:
+            """Served with the same ``updated`` as then (followers may have been told)."""
+            return entry["updated"] == (None if entry["has_updated"] else
+                                        edit_time(told, entry["body"], self.moment))
+
+        data = self.memo.reused(relative, inputs, same_edit_time)
         if data is not None:
             write_output(self._writer, self.output, relative, data)
             return StoryDocument(relative, data)
@@ -231,7 +237,8 @@ class FediverseGenerator:
         updated = None if "updated" in built else edit_time(told, body, self.moment)
         document = {**built, "updated": updated} if updated else built
         data = to_json(document)
-        self.memo.record_story(relative, inputs, body, "updated" in built, updated, data)
+        self.memo.record(relative, inputs, data, body=body, has_updated="updated" in built,
+                         updated=updated)
         write_output(self._writer, self.output, relative, data)
         return StoryDocument(relative, data, document)
 
@@ -259,15 +266,15 @@ class FediverseGenerator:
             # A page is its place and its stories' documents: reused when they are.
             relative = urls.path_of(shape["id"])
             shas = [self.memo.sha_of(documents[id(newest[i])].relative) for i in indexes]
-            inputs = None if None in shas else self.memo.page_inputs(
-                "outbox", name, {**shape, "orderedItems": None},
+            inputs = None if None in shas else self.memo.inputs(
+                {**shape, "orderedItems": None}, name,
                 [[wrote[i], sha] for i, sha in zip(indexes, shas, strict=True)])
-            data = self.memo.reused_page(relative, inputs)
+            data = self.memo.reused(relative, inputs)
             if data is None:
                 items = [without_context(self.activity(actor, newest[i], wrote[i], documents))
                          for i in indexes]
                 data = to_json({**shape, "orderedItems": items})
-                self.memo.record_page(relative, inputs, data)
+                self.memo.record(relative, inputs, data)
             write_output(self._writer, self.output, relative, data)
         pinned = [newest[i].ap_id for i in range(len(newest)) if getattr(newest[i], "pinned",
                                                                             False)]
