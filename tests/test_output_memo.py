@@ -86,6 +86,15 @@ def test_an_edit_not_yet_announced_is_served_with_this_builds_time(
     assert json.loads(mini_site.read("ap/objects/es/agua"))["updated"] == later
 
 
+def test_a_ledger_entry_without_hashes_is_an_edit_as_in_a_full_build(
+        mini_site: MiniSite) -> None:
+    mini_site.add("stories/agua.md", story("Agua", "Text.", Slug="agua"))
+    mini_site.build()
+    DataStore(mini_site.base / "data").record_ledger("es/agua", {"state": "published"})
+    assert_same_as_full_build(mini_site, "told")
+    assert "updated" in json.loads(mini_site.read("ap/objects/es/agua"))
+
+
 def test_a_translation_follows_its_originals_quote_policy(mini_site: MiniSite) -> None:
     mini_site.add("stories/maiz.md", story("Maíz", Slug="maiz", Quote_Policy="public"))
     mini_site.add("stories/maiz-en.md", story("Maize", Slug="maiz", Lang="en",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -75,16 +75,23 @@ def with_edit_time(document: dict[str, Any], told: Mapping[str, Any] | None, mom
     """
     if "updated" in document:
         return document
-    updated = edit_time(told, body_hash(document), moment)
+    updated = edit_time(told, lambda: body_hash(document), moment)
     return {**document, "updated": updated} if updated else document
 
 
-def edit_time(told: Mapping[str, Any] | None, body: str, moment: str) -> str | None:
-    """The ``updated`` a story without a ``Modified:`` field is served with, from the
-    hash of its body (``body_hash``): None while followers were told nothing else."""
-    if not told or told.get("state") != "published":
+def told_of(told: Mapping[str, Any] | None) -> bool:
+    """Whether followers were told of a story (and its body's hash is then compared)."""
+    return bool(told) and told.get("state") == "published"
+
+
+def edit_time(told: Mapping[str, Any] | None, body: Callable[[], str], moment: str
+              ) -> str | None:
+    """The ``updated`` a story without a ``Modified:`` field is served with, given the
+    hash of its body (``body_hash``, asked for only if followers were told of it): None
+    while followers were told nothing else."""
+    if not told_of(told):
         return None
-    if (told.get("body_hash") or told.get("hash")) != body:
+    if (told.get("body_hash") or told.get("hash")) != body():
         return moment
     return told.get("updated") or None
 

@@ -21,7 +21,7 @@ from milpa.activitypub import (
     to_json,
     without_context,
 )
-from milpa.announce import body_hash, edit_time, returning_slug
+from milpa.announce import body_hash, edit_time, returning_slug, told_of
 from milpa.bridge import ATPROTO_DID_PATH, atproto_did_problem
 from milpa.discovery import (
     JRD_FOLDER,
@@ -223,8 +223,11 @@ class FediverseGenerator:
 
         def same_edit_time(entry: dict[str, Any]) -> bool:
             """Served with the same ``updated`` as then (followers may have been told)."""
-            return entry["updated"] == (None if entry["has_updated"] else
-                                        edit_time(told, entry["body"], self.moment))
+            if entry["has_updated"]:
+                return True  # its own Modified: the story's digest covers it
+            if told_of(told) and entry["body"] is None:
+                return False  # followers told since: its body's hash was never made
+            return entry["updated"] == edit_time(told, lambda: entry["body"], self.moment)
 
         data = self.memo.reused(relative, inputs, same_edit_time)
         if data is not None:
@@ -233,8 +236,9 @@ class FediverseGenerator:
         post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
                                   kind), quote_approvers=approvers)
         built = story_object(post, urls, kind)
-        body = body_hash(built)
-        updated = None if "updated" in built else edit_time(told, body, self.moment)
+        # Its body's hash costs a dump: made only when followers were told of the story.
+        body = body_hash(built) if told_of(told) and "updated" not in built else None
+        updated = None if "updated" in built else edit_time(told, lambda: body, self.moment)
         document = {**built, "updated": updated} if updated else built
         data = to_json(document)
         self.memo.record(relative, inputs, data, body=body, has_updated="updated" in built,
