@@ -31,6 +31,16 @@ def write_output(writer: Any, folder: Path, relative: str, data: bytes) -> None:
     target.write_bytes(data)
 
 
+def keep_output(writer: Any, folder: Path, relative: str, data: bytes) -> None:
+    """``data``, which ``OutputMemo.reused`` found to be the previous output's bytes of
+    ``relative``: the build's writer keeps that file as it is."""
+    keeping = getattr(writer, "keep", None)
+    if keeping is not None:
+        keeping(relative, len(data))
+        return
+    write_output(writer, folder, relative, data)
+
+
 def copy_output(writer: Any, folder: Path, relative: str, source: Path) -> None:
     """``source`` copied as ``folder/relative``."""
     keeping = getattr(writer, "copy_file", None)

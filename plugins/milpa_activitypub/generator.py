@@ -32,7 +32,7 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
-from milpa.outputs import OutputMemo, copy_output, write_output
+from milpa.outputs import OutputMemo, copy_output, keep_output, write_output
 from milpa.quotes import quote_approval, quote_policy
 from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
@@ -231,7 +231,7 @@ class FediverseGenerator:
 
         data = self.memo.reused(relative, inputs, same_edit_time)
         if data is not None:
-            write_output(self._writer, self.output, relative, data)
+            keep_output(self._writer, self.output, relative, data)
             return StoryDocument(relative, data)
         post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
                                   kind), quote_approvers=approvers)
@@ -274,11 +274,13 @@ class FediverseGenerator:
                 {**shape, "orderedItems": None}, name,
                 [[wrote[i], sha] for i, sha in zip(indexes, shas, strict=True)])
             data = self.memo.reused(relative, inputs)
-            if data is None:
-                items = [without_context(self.activity(actor, newest[i], wrote[i], documents))
-                         for i in indexes]
-                data = to_json({**shape, "orderedItems": items})
-                self.memo.record(relative, inputs, data)
+            if data is not None:
+                keep_output(self._writer, self.output, relative, data)
+                continue
+            items = [without_context(self.activity(actor, newest[i], wrote[i], documents))
+                     for i in indexes]
+            data = to_json({**shape, "orderedItems": items})
+            self.memo.record(relative, inputs, data)
             write_output(self._writer, self.output, relative, data)
         pinned = [newest[i].ap_id for i in range(len(newest)) if getattr(newest[i], "pinned",
                                                                             False)]

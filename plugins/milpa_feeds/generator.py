@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from milpa.feeds import FeedItem, FeedSpec, atom_feed, rss_feed
-from milpa.outputs import OutputMemo, write_output
+from milpa.outputs import OutputMemo, keep_output, write_output
 from milpa.settings import setting, site_url
 from milpa_site.memo import Unmemoizable
 
@@ -75,10 +75,12 @@ class FeedsGenerator:
             spec: FeedSpec | None = None
             for path, build in ((feed.atom, atom_feed), (feed.rss, rss_feed)):
                 document = memo.reused(path, inputs)
-                if document is None:
-                    spec = spec or self.spec(feed)
-                    document = build(spec)
-                    memo.record(path, inputs, document)
+                if document is not None:
+                    keep_output(writer, self.output, path, document)
+                    continue
+                spec = spec or self.spec(feed)
+                document = build(spec)
+                memo.record(path, inputs, document)
                 write_output(writer, self.output, path, document)
         memo.save()
         logger.info("Wrote %d feeds", 2 * len(self.index.all()))
