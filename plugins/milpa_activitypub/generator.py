@@ -95,17 +95,17 @@ class Fediverse:
 
 
 class StoryDocument:
-    """A story's document as written: its bytes, and the document itself, read from them
-    only if an outbox page that must be built again needs it."""
+    """A story's document as written this build, or the previous output's file (read
+    again only if an outbox page that must be built again shows it: not kept in memory)."""
 
-    def __init__(self, relative: str, data: bytes, document: dict[str, Any] | None = None
-                 ) -> None:
-        self.relative, self.data, self._document = relative, data, document
+    def __init__(self, relative: str, document: dict[str, Any] | None = None,
+                 previous: Path = Path()) -> None:
+        self.relative, self._document, self.previous = relative, document, previous
 
     @property
     def document(self) -> dict[str, Any]:
         if self._document is None:
-            self._document = json.loads(self.data)
+            self._document = json.loads((self.previous / self.relative).read_bytes())
         return self._document
 
 
@@ -232,7 +232,7 @@ class FediverseGenerator:
         data = self.memo.reused(relative, inputs, same_edit_time)
         if data is not None:
             keep_output(self._writer, self.output, relative, data)
-            return StoryDocument(relative, data)
+            return StoryDocument(relative, previous=self.memo.output)
         post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
                                   kind), quote_approvers=approvers)
         built = story_object(post, urls, kind)
@@ -244,7 +244,7 @@ class FediverseGenerator:
         self.memo.record(relative, inputs, data, body=body, has_updated="updated" in built,
                          updated=updated)
         write_output(self._writer, self.output, relative, data)
-        return StoryDocument(relative, data, document)
+        return StoryDocument(relative, document)
 
     def policy_of(self, story: Any) -> str:
         """Who may quote a story: its own Quote-Policy, else its original's, else the site's."""
