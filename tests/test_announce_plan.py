@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from milpa.activitypub import ApUrls
-from milpa.announce import LedgerEntry, plan_changes, published_documents
+from milpa.announce import (
+    LedgerEntry,
+    body_hash,
+    document_hash,
+    plan_changes,
+    published_documents,
+    with_edit_time,
+)
 
 from .conftest import MiniSite, story
 
@@ -51,7 +58,7 @@ def test_new_stories_are_created_by_their_author_and_shared_by_site_and_territor
         ("Announce", "sierra_norte", ("sierra_norte",)),
     ]
     create = plan.changes[0].activity
-    assert create["id"] == URLS.create("es", "roads")
+    assert create["id"] == URLS.create("es", "roads") == f"{URLS.story('es', 'roads')}#create"
     assert create["object"]["id"] == URLS.story("es", "roads")
     assert {e.key for e in plan.quiet} == {f"actors/{n}" for n in actors}
 
@@ -116,3 +123,24 @@ def test_documents_are_read_from_the_build(built: MiniSite, tmp_path: Path) -> N
     assert json.loads((built.output / "ap/objects/es/agua").read_text()) == stories["es/agua"]
     assert "stories" in actors
     assert replace(LedgerEntry("k", "i", "h", "published"), state="deleted").state == "deleted"
+
+
+def test_embedded_replies_change_no_hash_the_ledger_keeps(built: MiniSite) -> None:
+    """Stories announced when their replies collection was a file of its own (its URL in
+    the document) are not sent again as edits, and an approved reply is no edit."""
+    stories, actors = documents(built)
+    story = stories["es/agua"]
+    assert story["replies"] == {"id": f"{story['id']}#replies", "type": "OrderedCollection",
+                                "totalItems": 0, "orderedItems": []}
+    former = {**story, "replies": f"{BASE}/ap/replies/es/agua"}
+    assert document_hash(story) == document_hash(former)
+    assert body_hash(story) == body_hash(former)
+    replied = {**story, "replies": {**story["replies"], "totalItems": 1,
+                                    "orderedItems": ["https://a.example/notes/1"]}}
+    assert document_hash(replied) == document_hash(story)
+    told = {key: LedgerEntry(key, doc["id"], document_hash(doc), "published", doc["type"],
+                             body_hash=body_hash(doc))
+            for key, doc in {**stories, "es/agua": former}.items()}
+    assert plan_changes({**stories, "es/agua": replied}, actors, told, URLS, MOMENT).changes == []
+    told_dict = {"state": "published", "body_hash": body_hash(former), "hash": ""}
+    assert "updated" not in with_edit_time(replied, told_dict, MOMENT)

@@ -293,7 +293,7 @@ def test_moderated_replies_appear_under_their_story(site: MiniSite) -> None:
     # The story is in Spanish, so is the interface around it.
     assert "1 me gusta · 0 impulsos" in page.get_text()
     assert len(gzip.compress(page_path.read_bytes(), 9)) <= 14 * 1024
-    collection = json.loads((site.output / "ap/replies/es/fine").read_text())
+    collection = json.loads((site.output / "ap/objects/es/fine").read_text())["replies"]
     assert collection["totalItems"] == 21 and held.id in collection["orderedItems"]
 
 

@@ -115,7 +115,7 @@ def test_a_rebuild_writes_only_the_files_that_changed(mini_site: MiniSite) -> No
     for kept in ("stories/s9/index.html", "ap/objects/es/s9", "feeds/tag/t2.atom.xml",
                  "robots.txt", "tag/t2/index.html"):
         assert after[kept] == before[kept], kept
-    assert len(written) < len(after) / 4
+    assert len(written) < len(after) / 3
 
 
 def rendered_templates(monkeypatch) -> list[str]:

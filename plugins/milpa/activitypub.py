@@ -89,7 +89,9 @@ class ApUrls:
         return f"{self.base}/ap/objects/{lang}/{slug}"
 
     def create(self, lang: str, slug: str) -> str:
-        return f"{self.base}/ap/creates/{lang}/{slug}"
+        # A fragment of its object, as its Update and Delete are: the Create carries the
+        # object whole, and a server that fetches its id gets the object it created.
+        return f"{self.story(lang, slug)}#create"
 
     def announce(self, name: str, lang: str, slug: str) -> str:
         # A fragment of the actor, as Mastodon names its own Likes and Follows: shares are
@@ -97,7 +99,9 @@ class ApUrls:
         return f"{self.actor(name)}#announces/{lang}/{slug}"
 
     def replies(self, lang: str, slug: str) -> str:
-        return f"{self.base}/ap/replies/{lang}/{slug}"
+        # Embedded in the story's document (as Mastodon embeds its first page): a fetch of
+        # this id gets the document that holds it, and no file of its own is written.
+        return f"{self.story(lang, slug)}#replies"
 
     def stamp(self, actor_part: str, stamp_part: str) -> str:
         """A quote stamp (FEP-044f), served by the inbox process (milpa.stamps names it)."""
@@ -157,6 +161,7 @@ class StoryPost:
     summary: str  # plain text, for an Article's preview
     # Who may quote it without asking (milpa.quotes.quote_approval); None: its author only.
     quote_approvers: tuple[str, ...] | None = None
+    replies: tuple[str, ...] = ()  # ids of the replies an editor approved
 
 
 def _iso(moment: datetime) -> str:
@@ -241,6 +246,12 @@ def interaction_policy(quote_approvers: list[str]) -> dict[str, Any]:
             "canReply": anyone, "canLike": anyone, "canAnnounce": anyone}
 
 
+def replies_collection(collection_id: str, items: list[str]) -> dict[str, Any]:
+    """A story's approved replies, embedded in its document (no ``@context`` of its own)."""
+    return {"id": collection_id, "type": "OrderedCollection", "totalItems": len(items),
+            "orderedItems": items}
+
+
 def story_object(post: StoryPost, urls: ApUrls, object_type: str = "Note") -> dict[str, Any]:
     """A ``Note`` (Mastodon shows all of it) or an ``Article`` with a ``preview`` Note."""
     document: dict[str, Any] = {
@@ -258,7 +269,7 @@ def story_object(post: StoryPost, urls: ApUrls, object_type: str = "Note") -> di
         "tag": [{"type": "Hashtag", "name": hashtag_name(name), "href": href}
                 for name, href in post.tags],
         "attachment": [_attachment(media) for media in post.attachments],
-        "replies": urls.replies(post.lang, post.slug),
+        "replies": replies_collection(urls.replies(post.lang, post.slug), list(post.replies)),
         "interactionPolicy": interaction_policy(
             [post.attributed_to] if post.quote_approvers is None else list(post.quote_approvers)),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,20 @@ def returning_slug(lang: str, slug: str, ledger: Mapping[str, Mapping[str, Any]]
     return f"{slug}.{generation}" if generation else slug
 
 
+def told_form(document: dict[str, Any]) -> dict[str, Any]:
+    """A document as the ledger hashes it: an embedded replies collection counts as the
+    address it had when it was a file of its own (``/ap/replies/LANG/SLUG``), so hashes
+    recorded before it was embedded still hold, and a reply an editor approves is no edit
+    to send followers (ids follow ``ApUrls.story``'s pattern, which never changes)."""
+    replies = document.get("replies")
+    if not isinstance(replies, dict):
+        return document
+    head, lang, slug = document["id"].rsplit("/", 2)
+    return {**document, "replies": f"{head.removesuffix('/ap/objects')}/ap/replies/{lang}/{slug}"}
+
+
 def document_hash(document: dict[str, Any]) -> str:
-    return hashlib.sha256(to_json(document)).hexdigest()
+    return hashlib.sha256(to_json(told_form(document))).hexdigest()
 
 
 def body_hash(document: dict[str, Any]) -> str:
@@ -61,13 +73,27 @@ def with_edit_time(document: dict[str, Any], told: Mapping[str, Any] | None, mom
     ``Modified:`` field wins; else the time of the first build that saw the edit, which
     the ledger keeps once it is announced.
     """
-    if "updated" in document or not told or told.get("state") != "published":
+    if "updated" in document:
         return document
-    if (told.get("body_hash") or told.get("hash")) != body_hash(document):
-        return {**document, "updated": moment}
-    if told.get("updated"):
-        return {**document, "updated": told["updated"]}
-    return document
+    updated = edit_time(told, lambda: body_hash(document), moment)
+    return {**document, "updated": updated} if updated else document
+
+
+def told_of(told: Mapping[str, Any] | None) -> bool:
+    """Whether followers were told of a story (and its body's hash is then compared)."""
+    return bool(told) and told.get("state") == "published"
+
+
+def edit_time(told: Mapping[str, Any] | None, body: Callable[[], str], moment: str
+              ) -> str | None:
+    """The ``updated`` a story without a ``Modified:`` field is served with, given the
+    hash of its body (``body_hash``, asked for only if followers were told of it): None
+    while followers were told nothing else."""
+    if not told_of(told):
+        return None
+    if (told.get("body_hash") or told.get("hash")) != body():
+        return moment
+    return told.get("updated") or None
 
 
 @dataclass(frozen=True)

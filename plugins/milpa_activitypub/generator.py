@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from itertools import chain
@@ -20,7 +21,7 @@ from milpa.activitypub import (
     to_json,
     without_context,
 )
-from milpa.announce import returning_slug, with_edit_time
+from milpa.announce import body_hash, edit_time, returning_slug, told_of
 from milpa.bridge import ATPROTO_DID_PATH, atproto_did_problem
 from milpa.discovery import (
     JRD_FOLDER,
@@ -31,10 +32,11 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
-from milpa.outputs import copy_output, write_output
+from milpa.outputs import OutputMemo, copy_output, keep_output, write_output
 from milpa.quotes import quote_approval, quote_policy
 from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
+from milpa_site.memo import Unmemoizable
 
 from .actors import Actor, ActorMedia, family_actor, site_actor
 from .posts import story_id, story_post
@@ -92,6 +94,21 @@ class Fediverse:
         return [actor for actor in sharers if actor is not self.writer_of(story)]
 
 
+class StoryDocument:
+    """A story's document as written this build, or the previous output's file (read
+    again only if an outbox page that must be built again shows it: not kept in memory)."""
+
+    def __init__(self, relative: str, document: dict[str, Any] | None = None,
+                 previous: Path = Path()) -> None:
+        self.relative, self._document, self.previous = relative, document, previous
+
+    @property
+    def document(self) -> dict[str, Any]:
+        if self._document is None:
+            self._document = json.loads((self.previous / self.relative).read_bytes())
+        return self._document
+
+
 class FediverseGenerator:
     """Puts FEDIVERSE in the context (templates link actors and objects), then writes."""
 
@@ -108,6 +125,8 @@ class FediverseGenerator:
         self.atproto_did: str | None = None
         self.quote_policy = "author"  # the site's, for stories that name none
         self.original_of: dict[int, Any] = {}  # translation → its original
+        self.memo: OutputMemo | None = None
+        self.moment = ""  # this build's time: an edit's, until followers are told
 
     def generate_context(self) -> None:
         self.read_atproto_did()
@@ -176,35 +195,56 @@ class FediverseGenerator:
         if self.fediverse is None:
             return
         self._writer = writer
-        fediverse, urls = self.fediverse, self.fediverse.urls
-        object_type = setting(self.settings, "MILPA_OBJECT_TYPE")
-        objects = {}
-        moment = now(self.settings).isoformat(timespec="seconds")
-        for story in fediverse.site.stories:
-            writer = fediverse.writer_of(story)
-            audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
-            kind = object_type_for(object_type, story.content_warning)
-            post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
-                                      kind),
-                           quote_approvers=tuple(quote_approval(
-                               self.policy_of(story), urls.actor(writer.name),
-                               urls.followers(writer.name))))
-            document = with_edit_time(story_object(post, urls, kind),
-                                      self.ledger.get(f"{story.lang}/{story.ap_slug}"),
-                                      moment)
-            objects[id(story)] = document
-            self.write(document["id"], to_json(document))
-            self.write(urls.create(story.lang, story.ap_slug),
-                       to_json(create_activity(document, urls, story.lang, story.ap_slug)))
-            approved = [shown.reply.id for shown in getattr(story, "replies", [])]
-            self.write(urls.replies(story.lang, story.ap_slug),
-                       to_json(ordered_collection(urls.replies(story.lang, story.ap_slug),
-                                                  len(approved), items=approved)))
+        self.memo = OutputMemo(writer, "activitypub", Unmemoizable)
+        self.moment = now(self.settings).isoformat(timespec="seconds")
+        fediverse = self.fediverse
+        # One document per story (its Create and replies are parts of it), built once per
+        # build, or not at all when the memo has it.
+        documents = {id(story): self.write_story(story) for story in fediverse.site.stories}
         for actor in fediverse.actors:
-            self.write_actor(actor, objects)
+            self.write_actor(actor, documents)
         self.write_discovery()
+        self.memo.save()
         logger.info("Wrote %d actors and %d stories for the Fediverse", len(fediverse.actors),
-                    len(objects))
+                    len(documents))
+
+    def write_story(self, story: Any) -> StoryDocument:
+        fediverse, urls = self.fediverse, self.fediverse.urls
+        writer = fediverse.writer_of(story)
+        audience = tuple(urls.followers(a.name) for a in [writer, *fediverse.sharers_of(story)])
+        kind = object_type_for(setting(self.settings, "MILPA_OBJECT_TYPE"),
+                               story.content_warning)
+        approvers = tuple(quote_approval(self.policy_of(story), urls.actor(writer.name),
+                                         urls.followers(writer.name)))
+        relative = urls.path_of(story.ap_id)
+        told = self.ledger.get(f"{story.lang}/{story.ap_slug}")
+        inputs = self.memo.inputs(self.memo.digest(story), fediverse.base,
+                                  urls.actor(writer.name), audience, kind, approvers)
+
+        def same_edit_time(entry: dict[str, Any]) -> bool:
+            """Served with the same ``updated`` as then (followers may have been told)."""
+            if entry["has_updated"]:
+                return True  # its own Modified: the story's digest covers it
+            if told_of(told) and entry["body"] is None:
+                return False  # followers told since: its body's hash was never made
+            return entry["updated"] == edit_time(told, lambda: entry["body"], self.moment)
+
+        data = self.memo.reused(relative, inputs, same_edit_time)
+        if data is not None:
+            keep_output(self._writer, self.output, relative, data)
+            return StoryDocument(relative, previous=self.memo.output)
+        post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
+                                  kind), quote_approvers=approvers)
+        built = story_object(post, urls, kind)
+        # Its body's hash costs a dump: made only when followers were told of the story.
+        body = body_hash(built) if told_of(told) and "updated" not in built else None
+        updated = None if "updated" in built else edit_time(told, lambda: body, self.moment)
+        document = {**built, "updated": updated} if updated else built
+        data = to_json(document)
+        self.memo.record(relative, inputs, data, body=body, has_updated="updated" in built,
+                         updated=updated)
+        write_output(self._writer, self.output, relative, data)
+        return StoryDocument(relative, document)
 
     def policy_of(self, story: Any) -> str:
         """Who may quote a story: its own Quote-Policy, else its original's, else the site's."""
@@ -212,26 +252,38 @@ class FediverseGenerator:
         return getattr(story, "quote_policy", None) or \
             getattr(original, "quote_policy", None) or self.quote_policy
 
-    def write_actor(self, actor: Actor, objects: dict[int, dict[str, Any]]) -> None:
+    def write_actor(self, actor: Actor, documents: dict[int, StoryDocument]) -> None:
         fediverse, urls, name = self.fediverse, self.fediverse.urls, actor.name
         store = DataStore(Path(setting(self.settings, "MILPA_DATA_PATH")))
         profile = replace(actor.profile, moved_to=store.moved_to(name))
         self.write(urls.actor(name), to_json(actor_document(profile, urls, self.public_key)))
         newest = sorted(actor.stories, key=lambda story: story.date, reverse=True)
-        items = []
-        for story in newest:
-            document = objects[id(story)]
-            if fediverse.writer_of(story) is actor:
-                activity = create_activity(document, urls, story.lang, story.ap_slug)
-            else:
-                activity = announce_activity(name, document, urls, story.lang, story.ap_slug)
-            items.append(without_context(activity))
+        wrote = [fediverse.writer_of(story) is actor for story in newest]
         page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
-        for document in paged_collection(urls.outbox(name),
-                                         lambda number: urls.outbox_page(name, number),
-                                         items, page_size):
-            self.write(document["id"], to_json(document))
-        pinned = [objects[id(s)]["id"] for s in newest if getattr(s, "pinned", False)]
+        pages = [range(start, min(start + page_size, len(newest)))
+                 for start in range(0, len(newest), page_size)] or [range(0)]
+        collection, *page_ids = paged_collection(
+            urls.outbox(name), lambda number: urls.outbox_page(name, number),
+            [None] * len(newest), page_size)
+        self.write(collection["id"], to_json(collection))
+        for shape, indexes in zip(page_ids, pages, strict=True):
+            # A page is its place and its stories' documents: reused when they are.
+            relative = urls.path_of(shape["id"])
+            shas = [self.memo.sha_of(documents[id(newest[i])].relative) for i in indexes]
+            inputs = None if None in shas else self.memo.inputs(
+                {**shape, "orderedItems": None}, name,
+                [[wrote[i], sha] for i, sha in zip(indexes, shas, strict=True)])
+            data = self.memo.reused(relative, inputs)
+            if data is not None:
+                keep_output(self._writer, self.output, relative, data)
+                continue
+            items = [without_context(self.activity(actor, newest[i], wrote[i], documents))
+                     for i in indexes]
+            data = to_json({**shape, "orderedItems": items})
+            self.memo.record(relative, inputs, data)
+            write_output(self._writer, self.output, relative, data)
+        pinned = [newest[i].ap_id for i in range(len(newest)) if getattr(newest[i], "pinned",
+                                                                            False)]
         self.write(urls.featured(name), to_json(ordered_collection(
             urls.featured(name), len(pinned), items=pinned)))
         # The count only: who follows whom is not published.
@@ -244,6 +296,14 @@ class FediverseGenerator:
         media_folder = setting(self.settings, "MILPA_MEDIA_PATH")
         for cached, file_name in actor.media_files:
             copy_output(self._writer, self.output, f"{media_folder}/{file_name}", Path(cached))
+
+    def activity(self, actor: Actor, story: Any, wrote: bool,
+                 documents: dict[int, StoryDocument]) -> dict[str, Any]:
+        """A story in an actor's outbox: its Create if the actor wrote it, else a share."""
+        urls, document = self.fediverse.urls, documents[id(story)].document
+        if wrote:
+            return create_activity(document, urls, story.lang, story.ap_slug)
+        return announce_activity(actor.name, document, urls, story.lang, story.ap_slug)
 
     def write_discovery(self) -> None:
         base = self.fediverse.base

@@ -65,6 +65,7 @@ def story_post(story: Any, base: str, author_id: str, audience: tuple[str, ...],
         updated=getattr(story, "modified", None), content_warning=story.content_warning,
         tags=tuple(tags), attachments=attachments(story, page_url), audience=audience,
         summary=escape(Markup(story.summary).striptags(), quote=False),
+        replies=tuple(shown.reply.id for shown in getattr(story, "replies", [])),
     )
 
 

@@ -120,6 +120,11 @@ class KeepingWriter(Writer):
         target.write_bytes(data)
         self.changed.add(relative)
 
+    def keep(self, relative: str, size: int) -> None:
+        """The file ``relative`` stays the previous output's, whose bytes a memo has just
+        checked (``milpa.outputs.OutputMemo``): produced, and not read again."""
+        self.produced[relative] = size
+
     def copy_file(self, relative: str, source: Path) -> None:
         """``source`` copied as the file ``relative``, only if the previous output differs."""
         target = self._target(relative)
