@@ -223,3 +223,19 @@ def test_a_theme_that_shows_other_pages_stories_is_rendered_every_time(
         "Corrected", "Corrected.", Date=f"2026-05-{edited + 1:02d}", Slug=f"s{edited}"))
     assert_same_as_full_build(mini_site, "edited", THEME=str(theme))
     assert "Shown: Corrected" in mini_site.read(page)
+
+
+def test_a_changed_template_outside_the_theme_renders_its_pages_again(
+        mini_site: MiniSite, tmp_path: Path) -> None:
+    overrides = tmp_path / "overrides"
+    overrides.mkdir()
+    article = (ROOT / "theme/templates/article.html").read_text(encoding="utf-8")
+    (overrides / "article.html").write_text(article, encoding="utf-8")
+    twelve_stories(mini_site)
+    mini_site.build(THEME_TEMPLATES_OVERRIDES=[str(overrides)])
+    (overrides / "article.html").write_text(
+        article.replace("{% endblock %}", "<p>Radio comunitaria</p>{% endblock %}", 1),
+        encoding="utf-8")
+    assert_same_as_full_build(mini_site, "overridden",
+                              THEME_TEMPLATES_OVERRIDES=[str(overrides)])
+    assert "Radio comunitaria" in mini_site.read("stories/s1/index.html")
