@@ -349,9 +349,9 @@ def build(settings: dict[str, Any]) -> BuildSummary:
         final = Path(settings["OUTPUT_PATH"])
         staging = final.with_name(f".{final.name}.building-{os.getpid()}")
         write_gone_site(settings, gone, staging, final)
-        produced = {relative: (staging / relative).stat().st_size
-                    for relative in shadow_files(staging)}
-        apply(staging, final, produced)  # everything else goes
+        written = shadow_files(staging)
+        produced = {relative: (staging / relative).stat().st_size for relative in written}
+        apply(staging, final, produced, written)  # everything else goes
         return BuildSummary(0, 0, 0, sum(produced.values()), time.perf_counter() - started,
                             final)
     site = SiteCheck(settings, site_slugify(settings))
@@ -388,8 +388,11 @@ def build(settings: dict[str, Any]) -> BuildSummary:
             excluded.setdefault(path, messages)
         media = setting(settings, "MILPA_MEDIA_PATH")
         # The shadow holds only what this build wrote: the rest was checked when written.
-        removed = strip_copied_media(staging, staging / media, run.copied)
-        leaks = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH"))).leaks_in_tree(staging)
+        written = shadow_files(staging)
+        removed = strip_copied_media(staging, media, run.copied, written)
+        written = [relative for relative in written if relative not in removed]
+        leaks = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH"))).leaks_in_files(
+            staging, written)
         if leaks:
             raise BuildFailed([f"{leak}: remove it from content/ or the theme; the output "
                                "would publish private key material" for leak in leaks])
@@ -399,9 +402,9 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     except Exception as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed([f"the build stopped: {error}"]) from error
-    produced = settle(staging, final, writer)
-    changed_feeds = _changed_feeds(shadow_files(staging))
-    apply(staging, final, produced)
+    produced, written = settle(staging, final, writer, written)
+    changed_feeds = _changed_feeds(written)
+    apply(staging, final, produced, written)
     memo.save(produced)
     renditions = sum(1 for path in produced if path.startswith(f"{media}/")
                      and path.endswith((".avif", ".webp", ".jpg"))
@@ -410,4 +413,4 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     left_out = tuple(message for messages in excluded.values() for message in messages)
     return BuildSummary(counts["stories"], counts["pages"], renditions, total,
                         time.perf_counter() - started, final, changed_feeds,
-                        left_out + tuple(removed))
+                        left_out + tuple(removed.values()))
