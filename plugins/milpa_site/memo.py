@@ -1,11 +1,12 @@
 """Pages that cannot have changed are not rendered again.
 
 Each page Pelican renders gets a fingerprint: the site's (theme files, catalogs, plugin
-code, library versions; the settings name the memo's folder) and, for every variable its
-template and the templates it extends, includes or imports refer to, a digest of the
-value the page is given. A content object's digest covers all its attributes (its HTML
-with links resolved, metadata, replies…), and the stories around it; a value of a kind
-this module does not know makes the page unmemoizable, and it is simply rendered. When a
+code, library versions; the settings name the memo's folder), the sources of the template
+files it uses and, for every variable its template and the templates it extends, includes
+or imports refer to, a digest of the value the page is given. A content object's digest
+covers all its attributes (its HTML with links resolved, metadata, replies…), and the
+stories around it; a value of a kind this module does not know makes the page
+unmemoizable, and it is simply rendered. When a
 page's fingerprint equals the one recorded for its file by the previous build, and that
 file still has the bytes recorded, its text is taken from the previous output instead of
 rendering the template.
