@@ -171,6 +171,7 @@ class KeepingWriter(Writer):
         if fingerprint is not None and self.memo is not None:
             self.memo.record(relative, fingerprint, data)
         if relative in self.as_before:  # the memo read these very bytes from it
+            self.as_before.discard(relative)
             return
         if _same_file(os.path.join(self._previous, relative), data):
             return

@@ -194,8 +194,8 @@ class Digests:
             return _Kind(self._sequence, _SHORT)
         if issubclass(kind, Content):
             return _Kind(self._address)
-        if issubclass(kind, URLWrapper):  # its address is worked out on every access
-            return _Kind(_wrapper_text, 0)
+        if issubclass(kind, URLWrapper):  # each story has its own: not worth keeping
+            return _Kind(_wrapper_text)
         if issubclass(kind, datetime | date):
             return _Kind(_date_text)
         if issubclass(kind, enum.Enum | Path | tzinfo):
@@ -407,7 +407,7 @@ class RenderMemo:
     def reused(self, relative: str, fingerprint: str, previous_output: Path) -> str | None:
         """The previous build's text of ``relative`` if it was rendered from
         ``fingerprint`` and still has the bytes recorded."""
-        recorded = self.previous.get(relative)
+        recorded = self.previous.pop(relative, None)  # asked once: not kept after
         if not recorded or recorded[0] != fingerprint:
             return None
         try:
