@@ -84,6 +84,7 @@ def _sha(text: str) -> str:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_EMPTY = {list: "[]", tuple: "[]", dict: "{}"}
 # How many items a container has before its digest is kept for the build: a short one is
 # cheaper to digest again than to keep.
 _SHORT = 8
@@ -168,6 +169,9 @@ class Digests:
         kind = type(value)
         if kind in _SCALARS:
             return repr(value)
+        empty = _EMPTY.get(kind)
+        if empty is not None and not value:  # most stories' photos, replies, translations
+            return empty
         how = self._kinds.get(kind) or self._kind(kind)
         if how.kept is None or (how.kept and len(value) <= how.kept):
             return how.text(value, links)
