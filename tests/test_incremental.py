@@ -14,6 +14,7 @@ from milpa.keys import PRIVATE_KEY
 from milpa.replies import Reply
 from milpa.state import DataStore, Follower
 from milpa_site.build import BuildFailed
+from milpa_site.keeping import keeping_writer
 from milpa_site.markdown_reader import ReusedMarkdownReader
 
 from .conftest import ROOT, SECRET_SERIAL, TEST_KEYS, MiniSite, photo_with_secrets, story
@@ -296,3 +297,14 @@ def test_key_material_in_a_story_added_on_a_rebuild_fails_it_and_keeps_the_outpu
     with pytest.raises(BuildFailed, match=r"stories/notes/index.html: part of the site's"):
         mini_site.build()
     assert stamps(mini_site.output) == before
+
+
+@pytest.mark.parametrize("relative", ["../outside.txt", "/tmp/outside.txt"])
+def test_the_writer_refuses_a_path_that_leaves_the_output_even_with_the_same_bytes(
+        tmp_path: Path, relative: str) -> None:
+    previous = tmp_path / "output"
+    previous.mkdir()
+    (tmp_path / "outside.txt").write_bytes(b"same")
+    writer = keeping_writer(previous, None)(str(tmp_path / "shadow"), {})
+    with pytest.raises(RuntimeError, match="break out of output directory"):
+        writer.write_bytes(relative.replace("/tmp", str(tmp_path)), b"same")

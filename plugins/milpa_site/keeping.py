@@ -166,6 +166,8 @@ class KeepingWriter(Writer):
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         """``data`` as the file ``relative``, written only if the previous output differs."""
+        if relative.startswith("/") or ".." in relative:
+            self._target(relative)  # refuses a path that leaves the output before any read
         self.produced[relative] = len(data)
         fingerprint = self.fingerprints.pop(relative, None)
         if fingerprint is not None and self.memo is not None:
@@ -183,6 +185,7 @@ class KeepingWriter(Writer):
 
     def copy_file(self, relative: str, source: Path) -> None:
         """``source`` copied as the file ``relative``, only if the previous output differs."""
+        target = self._target(relative)  # refuses a path that leaves the output
         previous = os.path.join(self._previous, relative)
         self.produced[relative] = source.stat().st_size
         try:
@@ -190,7 +193,6 @@ class KeepingWriter(Writer):
                 return
         except OSError:
             pass
-        target = self._target(relative)
         self._folder_for(target)
         shutil.copyfile(source, target)
         self.changed.add(relative)
