@@ -15,9 +15,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,27 @@ def _did_problems(settings: Mapping[str, Any]) -> list[Problem]:
 def check(settings: Mapping[str, Any]) -> list[Problem]:
     return _key_problems(settings) + _did_problems(settings) + \
         SiteCheck(settings, site_slugify(settings)).run()
+
+
+class _SourcesByPath(Mapping[Path, Any]):
+    """The check's sources by resolved path, resolved on first use: only a build with
+    problems or errors asks (resolving every source's path is not free)."""
+
+    def __init__(self, sources: Iterable[Any]) -> None:
+        self._sources = sources
+
+    @cached_property
+    def _by_path(self) -> dict[Path, Any]:
+        return {source.path.resolve(): source for source in self._sources}
+
+    def __getitem__(self, path: Path) -> Any:
+        return self._by_path[path]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self._by_path)
+
+    def __len__(self) -> int:
+        return len(self._by_path)
 
 
 class _Errors(logging.Handler):
@@ -357,7 +379,7 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     site = SiteCheck(settings, site_slugify(settings))
     problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
                 if p.blocks_build]
-    sources = {s.path.resolve(): s for s in site.sources}
+    sources = _SourcesByPath(site.sources)
     site_wide = [str(p) for p in problems if p.path.resolve() not in sources]
     if site_wide:
         raise BuildFailed(site_wide)
