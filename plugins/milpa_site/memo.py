@@ -156,8 +156,8 @@ class Digests:
             own = {name: value for name, value in vars(content).items() if name not in _NOT_OWN}
             metadata = own.get("metadata")
             if type(metadata) is dict:  # most of it is also attributes: digested there
-                own["metadata"] = {key: value for key, value in metadata.items()
-                                   if own.get(key) is not value}
+                own["metadata"] = {name: value for name, value in metadata.items()
+                                   if own.get(name) is not value}
             text = "\0".join([type(content).__name__, _sha(content.content),
                               self._mapping(own, links)])
             found = self._own[key] = (_sha(text), tuple(links))
