@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 from pathlib import Path
 
 import jinja2
 import pytest
 
+from milpa.keys import PRIVATE_KEY
 from milpa.replies import Reply
 from milpa.state import DataStore, Follower
+from milpa_site.build import BuildFailed
+from milpa_site.keeping import keeping_writer
 from milpa_site.markdown_reader import ReusedMarkdownReader
 
-from .conftest import ROOT, SECRET_SERIAL, MiniSite, photo_with_secrets, story
+from .conftest import ROOT, SECRET_SERIAL, TEST_KEYS, MiniSite, photo_with_secrets, story
 from .privacy import tree_leaks
 
 SECRETS = (SECRET_SERIAL.encode(), b"PhoneMaker", b"home of the author")
@@ -223,3 +228,83 @@ def test_a_theme_that_shows_other_pages_stories_is_rendered_every_time(
         "Corrected", "Corrected.", Date=f"2026-05-{edited + 1:02d}", Slug=f"s{edited}"))
     assert_same_as_full_build(mini_site, "edited", THEME=str(theme))
     assert "Shown: Corrected" in mini_site.read(page)
+
+
+def test_a_changed_template_outside_the_theme_renders_its_pages_again(
+        mini_site: MiniSite, tmp_path: Path) -> None:
+    overrides = tmp_path / "overrides"
+    overrides.mkdir()
+    article = (ROOT / "theme/templates/article.html").read_text(encoding="utf-8")
+    (overrides / "article.html").write_text(article, encoding="utf-8")
+    twelve_stories(mini_site)
+    mini_site.build(THEME_TEMPLATES_OVERRIDES=[str(overrides)])
+    (overrides / "article.html").write_text(
+        article.replace("{% endblock %}", "<p>Radio comunitaria</p>{% endblock %}", 1),
+        encoding="utf-8")
+    assert_same_as_full_build(mini_site, "overridden",
+                              THEME_TEMPLATES_OVERRIDES=[str(overrides)])
+    assert "Radio comunitaria" in mini_site.read("stories/s1/index.html")
+
+
+def test_a_rebuild_makes_folders_only_for_the_files_it_writes(mini_site: MiniSite,
+                                                              monkeypatch) -> None:
+    twelve_stories(mini_site)
+    mini_site.build()
+    made: list[str] = []
+    original = os.mkdir
+
+    def recording(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        made.append(os.fspath(path))
+        original(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", recording)
+    mini_site.add("stories/s3.md", story("Story three, corrected", "Corrected.",
+                                         Date="2026-05-04", Tags="agua, t0", Slug="s3"))
+    mini_site.build()
+    monkeypatch.undo()
+    in_shadow = {re.sub(r"^.*/\.output\.building-\d+/?", "", path) for path in made
+                 if ".output.building-" in path}
+    assert "stories/s3" in in_shadow
+    # Pages that did not change get no folder to be made and removed again.
+    assert not in_shadow & {"stories/s9", "stories/s0", "tag/t2", "tag/t1"}
+
+
+def test_stray_files_and_linked_folders_in_the_output_go_on_a_rebuild(
+        mini_site: MiniSite, tmp_path: Path) -> None:
+    twelve_stories(mini_site)
+    mini_site.build()
+    (mini_site.output / "stories/s4/old-draft.html").write_text("stray", encoding="utf-8")
+    (mini_site.output / "leftover/deep").mkdir(parents=True)
+    (mini_site.output / "leftover/deep/page.html").write_text("stray", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "kept.txt").write_text("not ours to delete", encoding="utf-8")
+    (mini_site.output / "linked").symlink_to(elsewhere, target_is_directory=True)
+    assert_same_as_full_build(mini_site, "strays")
+    assert not (mini_site.output / "leftover").exists()
+    assert not (mini_site.output / "linked").is_symlink()
+    assert (elsewhere / "kept.txt").is_file()
+
+
+def test_key_material_in_a_story_added_on_a_rebuild_fails_it_and_keeps_the_output(
+        mini_site: MiniSite) -> None:
+    twelve_stories(mini_site)
+    mini_site.build()
+    before = stamps(mini_site.output)
+    body = "".join(line for line in (TEST_KEYS / PRIVATE_KEY).read_text().splitlines()
+                   if "-----" not in line)
+    mini_site.add("stories/notes.md", story("Notes", f"Notes: {body}", Slug="notes"))
+    with pytest.raises(BuildFailed, match=r"stories/notes/index.html: part of the site's"):
+        mini_site.build()
+    assert stamps(mini_site.output) == before
+
+
+@pytest.mark.parametrize("relative", ["../outside.txt", "/tmp/outside.txt"])
+def test_the_writer_refuses_a_path_that_leaves_the_output_even_with_the_same_bytes(
+        tmp_path: Path, relative: str) -> None:
+    previous = tmp_path / "output"
+    previous.mkdir()
+    (tmp_path / "outside.txt").write_bytes(b"same")
+    writer = keeping_writer(previous, None)(str(tmp_path / "shadow"), {})
+    with pytest.raises(RuntimeError, match="break out of output directory"):
+        writer.write_bytes(relative.replace("/tmp", str(tmp_path)), b"same")

@@ -56,3 +56,44 @@ def test_a_shared_base_that_reaches_whole_lists_leaves_every_template_unmemoized
     memo, env = memo_and_environment(tmp_path, templates)
     for name in ("article.html", "page.html", "tag.html"):
         assert memo.variables(env.get_template(name)) is None, name
+
+
+def parsed_templates(monkeypatch) -> list[str]:
+    parsed: list[str] = []
+    original = jinja2.Environment.parse
+
+    def counting(env: jinja2.Environment, source: str, *args: object, **kwargs: object):
+        parsed.append(source)
+        return original(env, source, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "parse", counting)
+    return parsed
+
+
+def test_the_next_build_parses_only_template_files_whose_source_changed(
+        tmp_path: Path, monkeypatch) -> None:
+    memo, env = memo_and_environment(tmp_path, TEMPLATES)
+    memo.variables(env.get_template("article.html"))
+    memo.save({})
+    parsed = parsed_templates(monkeypatch)
+    again, env = memo_and_environment(tmp_path, TEMPLATES)
+    assert again.variables(env.get_template("article.html")) == {"SITENAME", "FOOTER", "article"}
+    assert parsed == []
+    # A file with other words under the same name is analysed again.
+    changed = {**TEMPLATES, "foot.html": "<footer>{{ FOOTER }} {{ LICENSE }}</footer>"}
+    third, env = memo_and_environment(tmp_path, changed)
+    assert third.variables(env.get_template("article.html")) == {
+        "SITENAME", "FOOTER", "LICENSE", "article"}
+    assert parsed == [changed["foot.html"]]
+
+
+def test_a_changed_template_file_changes_the_fingerprint_of_pages_that_use_it(
+        tmp_path: Path) -> None:
+    # Templates can come from outside the theme (THEME_TEMPLATES_OVERRIDES), which the
+    # site's fingerprint does not cover.
+    context = {"SITENAME": "Milpa", "FOOTER": "", "article": "same"}
+    memo, env = memo_and_environment(tmp_path, TEMPLATES)
+    before = memo.fingerprint(env.get_template("article.html"), context)
+    changed = {**TEMPLATES, "foot.html": "<footer><b>{{ FOOTER }}</b></footer>"}
+    memo, env = memo_and_environment(tmp_path, changed)
+    assert memo.fingerprint(env.get_template("article.html"), context) != before

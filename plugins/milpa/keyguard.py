@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +106,15 @@ class KeyScanner:
 
     def leaks_in_tree(self, folder: Path) -> list[str]:
         """'relative/path: what' for every file under ``folder`` holding key material."""
+        return self.leaks_in_files(folder, (p.relative_to(folder).as_posix()
+                                            for p in folder.rglob("*") if p.is_file()))
+
+    def leaks_in_files(self, folder: Path, relatives: Iterable[str]) -> list[str]:
+        """'relative/path: what' for each of ``relatives`` (files under ``folder``) holding
+        key material."""
         found = []
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            leak = self.leak_in(path)
+        for relative in sorted(relatives):
+            leak = self.leak_in(folder / relative)
             if leak:
-                found.append(f"{path.relative_to(folder).as_posix()}: {leak}")
+                found.append(f"{relative}: {leak}")
         return found

@@ -16,9 +16,10 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,27 @@ def _did_problems(settings: Mapping[str, Any]) -> list[Problem]:
 def check(settings: Mapping[str, Any]) -> list[Problem]:
     return _key_problems(settings) + _did_problems(settings) + \
         SiteCheck(settings, site_slugify(settings)).run()
+
+
+class _SourcesByPath(Mapping[Path, Any]):
+    """The check's sources by resolved path, resolved on first use: only a build with
+    problems or errors asks (resolving every source's path is not free)."""
+
+    def __init__(self, sources: Iterable[Any]) -> None:
+        self._sources = sources
+
+    @cached_property
+    def _by_path(self) -> dict[Path, Any]:
+        return {source.path.resolve(): source for source in self._sources}
+
+    def __getitem__(self, path: Path) -> Any:
+        return self._by_path[path]
+
+    def __iter__(self) -> Iterator[Path]:
+        return iter(self._by_path)
+
+    def __len__(self) -> int:
+        return len(self._by_path)
 
 
 class _Errors(logging.Handler):
@@ -361,15 +383,15 @@ def build(settings: dict[str, Any]) -> BuildSummary:
         final = Path(settings["OUTPUT_PATH"])
         staging = final.with_name(f".{final.name}.building-{os.getpid()}")
         write_gone_site(settings, gone, staging, final)
-        produced = {relative: (staging / relative).stat().st_size
-                    for relative in shadow_files(staging)}
-        apply(staging, final, produced)  # everything else goes
+        written = shadow_files(staging)
+        produced = {relative: (staging / relative).stat().st_size for relative in written}
+        apply(staging, final, produced, written)  # everything else goes
         return BuildSummary(0, 0, 0, sum(produced.values()), time.perf_counter() - started,
                             final)
     site = SiteCheck(settings, site_slugify(settings), check_cache(settings))
     problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
                 if p.blocks_build]
-    sources = {s.path.resolve(): s for s in site.sources}
+    sources = _SourcesByPath(site.sources)
     site_wide = [str(p) for p in problems if p.path.resolve() not in sources]
     if site_wide:
         raise BuildFailed(site_wide)
@@ -399,8 +421,11 @@ def build(settings: dict[str, Any]) -> BuildSummary:
             excluded.setdefault(path, messages)
         media = setting(settings, "MILPA_MEDIA_PATH")
         # The shadow holds only what this build wrote: the rest was checked when written.
-        removed = strip_copied_media(staging, staging / media, run.copied)
-        leaks = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH"))).leaks_in_tree(staging)
+        written = shadow_files(staging)
+        removed = strip_copied_media(staging, media, run.copied, written)
+        written = [relative for relative in written if relative not in removed]
+        leaks = KeyScanner(Path(setting(settings, "MILPA_KEYS_PATH"))).leaks_in_files(
+            staging, written)
         if leaks:
             raise BuildFailed([f"{leak}: remove it from content/ or the theme; the output "
                                "would publish private key material" for leak in leaks])
@@ -410,9 +435,9 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     except Exception as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed([f"the build stopped: {error}"]) from error
-    produced = settle(staging, final, writer)
-    changed_feeds = _changed_feeds(shadow_files(staging))
-    apply(staging, final, produced)
+    produced, written = settle(staging, final, writer, written)
+    changed_feeds = _changed_feeds(written)
+    apply(staging, final, produced, written)
     memo.save(produced)
     renditions = sum(1 for path in produced if path.startswith(f"{media}/")
                      and path.endswith((".avif", ".webp", ".jpg"))
@@ -421,4 +446,4 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     left_out = tuple(message for messages in excluded.values() for message in messages)
     return BuildSummary(counts["stories"], counts["pages"], renditions, total,
                         time.perf_counter() - started, final, changed_feeds,
-                        left_out + tuple(removed))
+                        left_out + tuple(removed.values()))

@@ -17,10 +17,13 @@ import logging
 import os
 import posixpath
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pelican.utils import sanitised_join
+from pelican.paginator import Paginator
+from pelican.plugins import signals
+from pelican.utils import get_relative_path, path_to_url, sanitised_join
 from pelican.writers import Writer
 
 from .memo import RenderMemo
@@ -31,14 +34,13 @@ logger = logging.getLogger(__name__)
 class _Settled(io.StringIO):
     """What Pelican writes to one file, kept in memory until it is closed."""
 
-    def __init__(self, writer: KeepingWriter, path: str, encoding: str) -> None:
+    def __init__(self, writer: KeepingWriter, relative: str, encoding: str) -> None:
         super().__init__()
-        self.writer, self.path, self.text_encoding = writer, path, encoding
+        self.writer, self.relative, self.text_encoding = writer, relative, encoding
 
     def close(self) -> None:
         if not self.closed:
-            self.writer.write_bytes(Path(self.path).relative_to(self.writer.shadow).as_posix(),
-                                    self.getvalue().encode(self.text_encoding))
+            self.writer.write_bytes(self.relative, self.getvalue().encode(self.text_encoding))
         super().close()
 
 
@@ -57,6 +59,7 @@ class _Memoized:
             text = self.memo.reused(relative, fingerprint, self.writer.previous)
             if text is not None:
                 self.memo.reuses += 1
+                self.writer.as_before.add(relative)
                 return text
         return self.template.render(context)
 
@@ -65,7 +68,8 @@ class KeepingWriter(Writer):
     """Pelican's Writer that writes into the shadow folder only what differs from
     ``previous``, and remembers every file the build produced (``produced``: relative
     path → size) and which of them it wrote (``changed``). With a ``memo``, pages whose
-    fingerprint did not change are not rendered again."""
+    fingerprint did not change are not rendered again. A folder is made in the shadow only
+    for a file written there: most pages of a rebuild are not."""
 
     previous: Path
     memo: RenderMemo | None
@@ -76,48 +80,107 @@ class KeepingWriter(Writer):
         self.shadow = Path(output_path)
         self.produced: dict[str, int] = {}
         self.changed: set[str] = set()
-        self._folders: set[Path] = set()
+        self._folders: set[str] = set()
+        self._root = os.path.join(os.path.abspath(output_path), "")
+        self._previous = os.fspath(self.previous)
         self.fingerprints: dict[str, str] = {}  # relative path → what its page was made of
+        # Pages whose text is the previous output's, its bytes checked by the memo.
+        self.as_before: set[str] = set()
         self.made.append(self)
 
-    def write_file(self, name: Any, template: Any, context: dict[str, Any], *args: Any,
-                   **kwargs: Any) -> None:
+    def write_file(self, name: Any, template: Any, context: dict[str, Any],
+                   relative_urls: bool = False, paginated: dict[str, Any] | None = None,
+                   template_name: str | None = None, override_output: bool = False,
+                   url: str | None = None, **kwargs: Any) -> None:
+        """Pelican's ``write_file`` (the same pagination, context and signal), without
+        making the page's folder before it is known whether the page is written."""
+        if not name:
+            return
         if self.memo is not None:
             template = _Memoized(template, self, self.memo)
-        super().write_file(name, template, context, *args, **kwargs)
+        if paginated is None:
+            paginated = {key: val for key, val in kwargs.items() if key in {"articles", "dates"}}
+        if not (paginated and template_name in self.settings["PAGINATED_TEMPLATES"]):
+            self._write_page(template, context, name, kwargs, relative_urls, override_output)
+            return
+        per_page = (self.settings["PAGINATED_TEMPLATES"][template_name]
+                    or self.settings["DEFAULT_PAGINATION"])
+        paginators = {key: Paginator(name, url, val, self.settings, per_page)
+                      for key, val in paginated.items()}
+        for page_num in range(next(iter(paginators.values())).num_pages):
+            paginated_kwargs = kwargs.copy()
+            for key, paginator in paginators.items():
+                page = paginator.page(page_num + 1)
+                paginated_kwargs.update({
+                    f"{key}_paginator": paginator,
+                    f"{key}_page": page,
+                    f"{key}_previous_page": paginator.page(page_num) if page_num > 0 else None,
+                    f"{key}_next_page": (paginator.page(page_num + 2)
+                                         if page_num + 1 < paginator.num_pages else None),
+                })
+            self._write_page(template, context, page.save_as, paginated_kwargs, relative_urls,
+                             override_output)
+
+    def _write_page(self, template: Any, context: dict[str, Any], name: str,
+                    kwargs: dict[str, Any], relative_urls: bool, override: bool) -> None:
+        localcontext = context.copy()
+        localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
+        if relative_urls:
+            relative_url = path_to_url(get_relative_path(name))
+            localcontext["SITEURL"] = relative_url
+            localcontext["localsiteurl"] = relative_url
+        localcontext["output_file"] = name
+        localcontext.update(kwargs)
+        # Pelican's own: contents adjust their links to the page being written.
+        if localcontext["localsiteurl"]:
+            context["localsiteurl"] = localcontext["localsiteurl"]
+        output = template.render(localcontext)
+        path = sanitised_join(self.output_path, name)
+        with self._open_w(path, "utf-8", override=override) as handle:
+            handle.write(output)
+        logger.info('Writing "%s"', path)
+        signals.content_written.send(path, context=localcontext)
 
     def _open_w(self, filename: str, encoding: str, override: bool = False) -> Any:
         if filename in self._written_files:  # Pelican's own rules for a second write
+            self._folder_for(filename)
             return super()._open_w(filename, encoding, override)
         if override:
             self._overridden_files.add(filename)
         self._written_files.add(filename)
-        return _Settled(self, filename, encoding)
+        if filename.startswith(self._root):
+            relative = filename[len(self._root):].replace(os.sep, "/")
+        else:
+            relative = Path(filename).relative_to(self.shadow).as_posix()
+        return _Settled(self, relative, encoding)
 
-    def _target(self, relative: str) -> Path:
+    def _target(self, relative: str) -> str:
         """Where ``relative`` goes in the shadow (Pelican refuses a path that leaves it)."""
-        return Path(sanitised_join(str(self.shadow), relative))
+        return sanitised_join(str(self.shadow), relative)
 
-    def _folder_for(self, target: Path) -> None:
-        if target.parent not in self._folders:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._folders.add(target.parent)
+    def _folder_for(self, target: str) -> None:
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         """``data`` as the file ``relative``, written only if the previous output differs."""
-        target = self._target(relative)
+        if relative.startswith("/") or ".." in relative:
+            self._target(relative)  # refuses a path that leaves the output before any read
         self.produced[relative] = len(data)
         fingerprint = self.fingerprints.pop(relative, None)
         if fingerprint is not None and self.memo is not None:
             self.memo.record(relative, fingerprint, data)
-        previous = self.previous / relative
-        try:
-            if previous.stat().st_size == len(data) and previous.read_bytes() == data:
-                return
-        except OSError:  # not there before (or not a file): write it
-            pass
+        if relative in self.as_before:  # the memo read these very bytes from it
+            self.as_before.discard(relative)
+            return
+        if _same_file(os.path.join(self._previous, relative), data):
+            return
+        target = self._target(relative)
         self._folder_for(target)
-        target.write_bytes(data)
+        with open(target, "wb") as handle:
+            handle.write(data)
         self.changed.add(relative)
 
     def keep(self, relative: str, size: int) -> None:
@@ -127,17 +190,28 @@ class KeepingWriter(Writer):
 
     def copy_file(self, relative: str, source: Path) -> None:
         """``source`` copied as the file ``relative``, only if the previous output differs."""
-        target = self._target(relative)
-        previous = self.previous / relative
+        target = self._target(relative)  # refuses a path that leaves the output
+        previous = os.path.join(self._previous, relative)
         self.produced[relative] = source.stat().st_size
         try:
-            if previous.is_file() and filecmp.cmp(previous, source, shallow=False):
+            if os.path.isfile(previous) and filecmp.cmp(previous, source, shallow=False):
                 return
         except OSError:
             pass
         self._folder_for(target)
         shutil.copyfile(source, target)
         self.changed.add(relative)
+
+
+def _same_file(path: str, data: bytes) -> bool:
+    """Whether the file at ``path`` holds exactly ``data``."""
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size != len(data):
+                return False
+            return handle.read() == data
+    except OSError:  # not there before (or not a file): write it
+        return False
 
 
 def keeping_writer(previous: Path, memo: RenderMemo | None) -> type[KeepingWriter]:
@@ -147,50 +221,69 @@ def keeping_writer(previous: Path, memo: RenderMemo | None) -> type[KeepingWrite
 
 
 def shadow_files(shadow: Path) -> list[str]:
-    """Relative paths of the files in the shadow: only what this build wrote."""
-    return sorted(path.relative_to(shadow).as_posix() for path in shadow.rglob("*")
-                  if path.is_file())
+    """Relative paths of the files in the shadow: only what this build wrote (the shadow
+    has a folder only for those, so this walk is short)."""
+    found = []
+    for folder, _, files in os.walk(shadow):
+        prefix = os.path.relpath(folder, shadow).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        found += [prefix + name for name in files]
+    return sorted(found)
 
 
-def settle(shadow: Path, previous: Path, writer: KeepingWriter) -> dict[str, int]:
-    """Every file the build produced, relative path → size; files written to the shadow
-    without the writer (theme and static copies, the logo) are dropped from it when the
-    previous output has the same bytes."""
+def settle(shadow: Path, previous: Path, writer: KeepingWriter, written: Iterable[str]
+           ) -> tuple[dict[str, int], list[str]]:
+    """Every file the build produced (relative path → size), and the files of
+    ``written`` (the shadow's) still to put in place: files written to the shadow without
+    the writer (theme and static copies, the logo) are dropped from it when the previous
+    output has the same bytes."""
     produced = dict(writer.produced)
-    for relative in shadow_files(shadow):
-        path = shadow / relative
-        produced[relative] = path.stat().st_size
-        if relative in writer.changed:
-            continue
-        old = previous / relative
-        if old.is_file() and not old.is_symlink() and filecmp.cmp(old, path, shallow=False):
-            path.unlink()
-    return produced
+    left = []
+    for relative in written:
+        path = os.path.join(shadow, relative)
+        produced[relative] = os.stat(path).st_size
+        if relative not in writer.changed:
+            old = os.path.join(previous, relative)
+            if os.path.isfile(old) and not os.path.islink(old) \
+                    and filecmp.cmp(old, path, shallow=False):
+                os.unlink(path)
+                continue
+        left.append(relative)
+    return produced, left
 
 
-def apply(shadow: Path, final: Path, produced: dict[str, int]) -> None:
-    """Put the shadow's files in place in ``final`` and remove what was not produced."""
+def apply(shadow: Path, final: Path, produced: dict[str, int], written: Iterable[str]
+          ) -> None:
+    """Put the shadow's files (``written``) in place in ``final`` and remove what was not
+    produced."""
     if not final.exists():
         shadow.rename(final)
         return
-    for relative in shadow_files(shadow):
+    for relative in written:
         target = final / relative
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         (shadow / relative).replace(target)  # atomic: the old file or the new one
-    root = len(str(final)) + 1
-    for folder, folders, files in os.walk(final, topdown=False):
-        base = Path(folder)
-        prefix = folder[root:].replace(os.sep, "/") + "/" if len(folder) > root - 1 else ""
-        for name in files:
-            if prefix + name not in produced:
-                (base / name).unlink()
-        for name in folders:
-            inner = base / name
-            if inner.is_symlink():  # a build produces files only
-                inner.unlink()
-            elif not any(inner.iterdir()):
-                inner.rmdir()
+    _remove_unproduced(os.fspath(final), "", produced)
     shutil.rmtree(shadow, ignore_errors=True)
     logger.info("Kept the previous output; replaced what changed")
+
+
+def _remove_unproduced(folder: str, prefix: str, produced: dict[str, int]) -> bool:
+    """Remove under ``folder`` (``prefix`` in the output) every file that was not produced
+    and every folder left empty; whether ``folder`` is left empty. One listing per folder."""
+    empty = True
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            relative = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):  # never through a link
+                if _remove_unproduced(entry.path, relative + "/", produced):
+                    os.rmdir(entry.path)
+                else:
+                    empty = False
+            elif relative not in produced:  # a link to a folder too: builds make files
+                os.unlink(entry.path)
+            else:
+                empty = False
+    return empty

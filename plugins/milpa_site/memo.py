@@ -1,11 +1,12 @@
 """Pages that cannot have changed are not rendered again.
 
 Each page Pelican renders gets a fingerprint: the site's (theme files, catalogs, plugin
-code, library versions; the settings name the memo's folder) and, for every variable its
-template and the templates it extends, includes or imports refer to, a digest of the
-value the page is given. A content object's digest covers all its attributes (its HTML
-with links resolved, metadata, replies…), and the stories around it; a value of a kind
-this module does not know makes the page unmemoizable, and it is simply rendered. When a
+code, library versions; the settings name the memo's folder), the sources of the template
+files it uses and, for every variable its template and the templates it extends, includes
+or imports refer to, a digest of the value the page is given. A content object's digest
+covers all its attributes (its HTML with links resolved, metadata, replies…), and the
+stories around it; a value of a kind this module does not know makes the page
+unmemoizable, and it is simply rendered. When a
 page's fingerprint equals the one recorded for its file by the previous build, and that
 file still has the bytes recorded, its text is taken from the previous output instead of
 rendering the template.
@@ -24,7 +25,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -78,107 +79,198 @@ def site_fingerprint(settings: Mapping[str, Any], locale_folders: Iterable[Path]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-# Values digested again each time they are met rather than kept: small and cheap.
-_CHEAP = (datetime, date, tzinfo, Path, enum.Enum, URLWrapper)
-_CONTAINERS = (list, tuple, dict, set, frozenset)
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _worth_keeping(value: Any) -> bool:
-    """Whether a value's digest is kept for the build: content objects, listings' pages,
-    long containers and other objects (the site's feeds and actors), met many times."""
-    if isinstance(value, _CONTAINERS):
-        return len(value) > 8
-    return not isinstance(value, _CHEAP)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_EMPTY = {list: "[]", tuple: "[]", dict: "{}"}
+# How many items a container has before its digest is kept for the build: a short one is
+# cheaper to digest again than to keep.
+_SHORT = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:
+    """How values of one type are digested: ``text`` gives their text (content objects
+    met inside append themselves to ``links``); ``kept`` says whether a value's digest is
+    kept for the build (None: never, 0: always, n: when it has more than n items)."""
+
+    text: Callable[[Any, list[Content]], str]
+    kept: int | None = None
 
 
 class Digests:
-    """Digests of the values pages are given, each object digested once per build."""
+    """Digests of the values pages are given.
+
+    A content object's own attributes are digested once per build, whatever the pages and
+    values it is met in: the content objects they point to (translations, the stories
+    around it) stand there for their address and are its ``links``. As a value a page is
+    given, a content object is its own digest and its links' own digests (so a story page
+    covers the titles and addresses of the stories around it, not the stories around
+    those). Any other value is digested with the content objects in it standing for their
+    address, then followed by each one's digest as a value.
+    """
 
     def __init__(self) -> None:
-        self._known: dict[tuple[int, int], str] = {}
+        self._own: dict[int, tuple[str, tuple[Content, ...]]] = {}  # id → own digest, links
+        self._values: dict[int, str] = {}  # content object's id → its digest as a value
+        self._kept: dict[int, tuple[str, tuple[Content, ...]]] = {}  # other values met often
+        self._addresses: dict[int, str] = {}
         self._alive: list[Any] = []  # keeps digested objects alive: ids stay theirs
-        self._htmls: dict[int, str] = {}
-        self._plain: dict[int, str] = {}
-        self._contents = 0  # content objects digested so far
+        self._kinds: dict[type, _Kind] = {}
 
-    def of(self, value: Any, depth: int = 0) -> str:
-        if value is None or isinstance(value, bool | int | float | str):
+    def of(self, value: Any) -> str:
+        """The digest of a value a page is given."""
+        if type(value) in _SCALARS:
             return repr(value)
-        if not _worth_keeping(value):  # cheap to digest again: memory matters more
-            return hashlib.sha256(self._text(value, depth).encode()).hexdigest()
-        if id(value) in self._plain:
-            return self._plain[id(value)]
-        key = (id(value), depth)
-        if key not in self._known:
-            contents = self._contents
-            digest = hashlib.sha256(self._text(value, depth).encode()).hexdigest()
-            self._alive.append(value)
-            if self._contents == contents:  # no content object inside: the same at any depth
-                self._plain[id(value)] = digest
-                return digest
-            self._known[key] = digest
-        return self._known[key]
-
-    def _text(self, value: Any, depth: int) -> str:
-        # The usual kinds first: ABC checks (Mapping) are slow.
-        if isinstance(value, dict):
-            return self._mapping(value, depth)
-        if isinstance(value, list | tuple):
-            return "[" + ",".join(self.of(item, depth) for item in value) + "]"
         if isinstance(value, Content):
-            return self._content(value, depth)
-        if isinstance(value, URLWrapper):
-            return f"{type(value).__name__}:{value.name}:{value.slug}:{value.url}:{value.save_as}"
-        if isinstance(value, datetime | date):
-            return f"{type(value).__name__}:{value.isoformat()}:{getattr(value, 'tzinfo', '')}"
-        if isinstance(value, enum.Enum | Path | tzinfo):
-            return repr(value)
-        if isinstance(value, set | frozenset):
-            return "{" + ",".join(sorted(self.of(item, depth) for item in value)) + "}"
-        if isinstance(value, Mapping):
-            return self._mapping(value, depth)
-        if isinstance(value, Page):
-            return (f"page:{value.number}:{value.url}:{value.save_as}:"
-                    f"{self.of(value.paginator, depth)}:{self.of(value.object_list, depth)}")
-        if isinstance(value, Paginator):
-            # Its shape: templates that reach its whole list are not memoized (_referenced).
-            return (f"paginator:{value.name}:{value.url}:{value.per_page}:{value.num_pages}:"
-                    f"{value.count}")
-        fingerprint = getattr(value, "page_fingerprint", None)
-        if callable(fingerprint):
-            return f"{type(value).__qualname__}:{self.of(fingerprint(), depth)}"
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = [f for f in dataclasses.fields(value) if f.metadata.get(IN_PAGES, True)]
-            return f"{type(value).__qualname__}:" + ",".join(
-                f"{f.name}={self.of(getattr(value, f.name), depth)}" for f in fields)
-        raise Unmemoizable(type(value).__qualname__)
+            return self._value(value)
+        links: list[Content] = []
+        piece = self._piece(value, links)
+        if not links:
+            return piece
+        return _sha("\0".join([piece, *map(self._value, links)]))
 
     def place(self, page: Page) -> str:
         """A page of a listing by its place only (number, address, the listing's shape)."""
-        return f"place:{page.number}:{page.url}:{page.save_as}:{self.of(page.paginator)}"
+        return f"place:{page.number}:{page.url!r}:{page.save_as!r}:{self.of(page.paginator)}"
 
-    def _mapping(self, value: Mapping[Any, Any], depth: int) -> str:
-        return "{" + ",".join(sorted(f"{self.of(k, depth)}:{self.of(v, depth)}"
-                                     for k, v in value.items())) + "}"
-
-    def _html(self, content: Content) -> str:
-        """The object's HTML with its links resolved, once per build (Pelican resolves
-        them on every access)."""
+    def _value(self, content: Content) -> str:
         key = id(content)
-        if key not in self._htmls:
-            self._htmls[key] = hashlib.sha256(content.content.encode()).hexdigest()
-        return self._htmls[key]
+        found = self._values.get(key)
+        if found is None:
+            own, links = self._own_of(content)
+            found = _sha("\0".join([own, *(self._own_of(link)[0] for link in links)])) \
+                if links else own
+            self._values[key] = found
+        return found
 
-    def _content(self, content: Content, depth: int) -> str:
-        """All of a content object's own attributes; the content objects it points to
-        (translations, the stories around it) one level deep, then by their address."""
-        self._contents += 1
-        if depth > 1:
-            return f"{type(content).__name__}:{content.url}:{content.save_as}"
-        own = {name: value for name, value in vars(content).items() if name not in _NOT_OWN}
-        # ``own`` is made here: digested, not kept (the object's digest is).
-        parts = [type(content).__name__, self._html(content), self._mapping(own, depth + 1)]
-        return "\0".join(parts)
+    def _own_of(self, content: Content) -> tuple[str, tuple[Content, ...]]:
+        """All of a content object's own attributes, once per build; its HTML with links
+        resolved (Pelican resolves them on every access)."""
+        key = id(content)
+        found = self._own.get(key)
+        if found is None:
+            links: list[Content] = []
+            own = {name: value for name, value in vars(content).items() if name not in _NOT_OWN}
+            metadata = own.get("metadata")
+            if type(metadata) is dict:  # most of it is also attributes: digested there
+                own["metadata"] = {name: value for name, value in metadata.items()
+                                   if own.get(name) is not value}
+            text = "\0".join([type(content).__name__, _sha(content.content),
+                              self._mapping(own, links)])
+            found = self._own[key] = (_sha(text), tuple(links))
+            self._alive.append(content)
+        return found
+
+    def _piece(self, value: Any, links: list[Content]) -> str:
+        """A value's text (or, kept for the build, its digest)."""
+        kind = type(value)
+        if kind in _SCALARS:
+            return repr(value)
+        empty = _EMPTY.get(kind)
+        if empty is not None and not value:  # most stories' photos, replies, translations
+            return empty
+        how = self._kinds.get(kind) or self._kind(kind)
+        if how.kept is None or (how.kept and len(value) <= how.kept):
+            return how.text(value, links)
+        key = id(value)
+        found = self._kept.get(key)
+        if found is None:
+            inner: list[Content] = []
+            found = self._kept[key] = (_sha(how.text(value, inner)), tuple(inner))
+            self._alive.append(value)
+        links.extend(found[1])
+        return found[0]
+
+    def _kind(self, kind: type) -> _Kind:
+        """How a type is digested, found once per type (ABC checks are slow)."""
+        how = self._kinds[kind] = self._kind_of(kind)
+        return how
+
+    def _kind_of(self, kind: type) -> _Kind:
+        if issubclass(kind, bool | int | float | str):
+            return _Kind(lambda value, _: repr(value))
+        if issubclass(kind, dict):
+            return _Kind(self._mapping, _SHORT)
+        if issubclass(kind, list | tuple):
+            return _Kind(self._sequence, _SHORT)
+        if issubclass(kind, Content):
+            return _Kind(self._address)
+        if issubclass(kind, URLWrapper):  # each story has its own: not worth keeping
+            return _Kind(_wrapper_text)
+        if issubclass(kind, datetime | date):
+            return _Kind(_date_text)
+        if issubclass(kind, enum.Enum | Path | tzinfo):
+            return _Kind(lambda value, _: repr(value))
+        if issubclass(kind, set | frozenset):
+            return _Kind(self._set, _SHORT)
+        if issubclass(kind, Mapping):
+            return _Kind(self._mapping, _SHORT)
+        if issubclass(kind, Page):  # each page is met once: not kept
+            return _Kind(self._page)
+        if issubclass(kind, Paginator):
+            return _Kind(self._paginator, 0)
+        if callable(getattr(kind, "page_fingerprint", None)):
+            return _Kind(self._fingerprinted, 0)
+        if dataclasses.is_dataclass(kind):
+            return _Kind(self._dataclass, 0)
+        return _Kind(_unmemoizable)
+
+    def _address(self, content: Content, links: list[Content]) -> str:
+        links.append(content)
+        key = id(content)
+        found = self._addresses.get(key)
+        if found is None:
+            found = self._addresses[key] = \
+                f"{type(content).__name__}:{content.url!r}:{content.save_as!r}"
+        return found
+
+    def _sequence(self, value: list[Any] | tuple[Any, ...], links: list[Content]) -> str:
+        piece, scalars = self._piece, _SCALARS
+        return "[" + ",".join([repr(item) if type(item) in scalars else piece(item, links)
+                               for item in value]) + "]"
+
+    def _set(self, value: set[Any] | frozenset[Any], links: list[Content]) -> str:
+        return "{" + ",".join(sorted(self._piece(item, links) for item in value)) + "}"
+
+    def _mapping(self, value: Mapping[Any, Any], links: list[Content]) -> str:
+        # Most keys and many values are plain: digested here, without a call each.
+        piece, scalars = self._piece, _SCALARS
+        return "{" + ",".join(sorted([
+            f"{repr(k) if type(k) is str else piece(k, links)}:"
+            f"{repr(v) if type(v) in scalars else piece(v, links)}"
+            for k, v in value.items()])) + "}"
+
+    def _page(self, page: Page, links: list[Content]) -> str:
+        return (f"page:{page.number}:{page.url!r}:{page.save_as!r}:"
+                f"{self._piece(page.paginator, links)}:{self._sequence(page.object_list, links)}")
+
+    def _paginator(self, paginator: Paginator, _links: list[Content]) -> str:
+        # Its shape: templates that reach its whole list are not memoized (_referenced).
+        return (f"paginator:{paginator.name!r}:{paginator.url!r}:{paginator.per_page}:"
+                f"{paginator.num_pages}:{paginator.count}")
+
+    def _fingerprinted(self, value: Any, links: list[Content]) -> str:
+        return f"{type(value).__qualname__}:{self._piece(value.page_fingerprint(), links)}"
+
+    def _dataclass(self, value: Any, links: list[Content]) -> str:
+        return f"{type(value).__qualname__}:" + ",".join(
+            f"{f.name}={self._piece(getattr(value, f.name), links)}"
+            for f in dataclasses.fields(value) if f.metadata.get(IN_PAGES, True))
+
+
+def _wrapper_text(value: URLWrapper, _links: list[Content]) -> str:
+    return f"{type(value).__name__}:{value.name!r}:{value.slug!r}:{value.url!r}:{value.save_as!r}"
+
+
+def _date_text(value: date, _links: list[Content]) -> str:
+    return f"{type(value).__name__}:{value.isoformat()}:{getattr(value, 'tzinfo', '')}"
+
+
+def _unmemoizable(value: Any, _links: list[Content]) -> str:
+    raise Unmemoizable(type(value).__qualname__)
 
 
 # What a template may read of a paginator: a page's digest covers its own stories and the
@@ -209,7 +301,7 @@ def _reaches_whole_lists(tree: nodes.Template) -> bool:
 
 class RenderMemo:
     """The fingerprint each output file was rendered from, and its bytes' digest, kept in
-    ``path`` from one build to the next."""
+    ``path`` from one build to the next, with what each template file refers to."""
 
     def __init__(self, path: Path, site: str) -> None:
         self.path = path
@@ -218,75 +310,108 @@ class RenderMemo:
         self.previous: dict[str, list[str]] = {}
         self.now: dict[str, list[str]] = {}
         self.reuses = 0
-        self._variables: dict[str, frozenset[str] | None] = {}
-        self._files: dict[str, tuple[frozenset[str], tuple[str, ...]] | None] = {}
+        # Template file's source digest → [its own names, the templates it uses], or None
+        # if it reaches whole lists: kept from build to build, as parsing is slow.
+        self.analysed: dict[str, list[list[str]] | None] = {}
+        self._used: set[str] = set()  # source digests of the template files this build read
+        self._files: dict[str, str] = {}  # template file's name → its source digest
+        self._variables: dict[str, tuple[frozenset[str], str] | None] = {}
+        self._ordered: dict[str, tuple[str, tuple[tuple[str, bool], ...]] | None] = {}
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
         if isinstance(stored, dict) and stored.get("site") == site:
             self.previous = stored.get("pages") or {}
+            self.analysed = stored.get("templates") or {}
 
     def variables(self, template: jinja2.Template) -> frozenset[str] | None:
         """Every name the template and the templates it uses refer to; None if one of
         those templates is chosen at render time."""
+        found = self._sourced(template)
+        return None if found is None else found[0]
+
+    def _sourced(self, template: jinja2.Template) -> tuple[frozenset[str], str] | None:
+        """``variables`` and a digest of the sources of every template file it uses."""
         name = template.name
         if name not in self._variables:
             self._variables[name] = self._referenced(template.environment, name)
         return self._variables[name]
 
-    def _referenced(self, env: jinja2.Environment, name: str) -> frozenset[str] | None:
+    def _referenced(self, env: jinja2.Environment,
+                    name: str) -> tuple[frozenset[str], str] | None:
         names: set[str] = set()
+        sources: list[str] = []
         pending, seen = [name], set()
         while pending:
             current = pending.pop()
             if current in seen:
                 continue
             seen.add(current)
-            found = self._template_file(env, current)
+            digest, found = self._template_file(env, current)
             if found is None:
                 return None
+            sources.append(f"{current}={digest}")
             file_names, used = found
-            names |= file_names
+            names.update(file_names)
             pending += used
-        return frozenset(names)
+        return frozenset(names), _sha("\0".join(sorted(sources)))
 
     def _template_file(self, env: jinja2.Environment,
-                       name: str) -> tuple[frozenset[str], tuple[str, ...]] | None:
-        """One template file's own names and the templates it uses, None if it reaches
-        whole lists or picks a template at render time: parsed once per build, as most
-        templates share the same base and includes (parsing is most of this cost)."""
-        if name not in self._files:
+                       name: str) -> tuple[str, list[list[str]] | None]:
+        """One template file's source digest, its own names and the templates it uses
+        (None if it reaches whole lists or picks a template at render time). Each file is
+        read once per build and parsed only when its source is new: most templates share
+        the same base and includes, and parsing is most of this cost."""
+        digest = self._files.get(name)
+        if digest is None:
             source, _, _ = env.loader.get_source(env, name)
-            tree = env.parse(source)
-            used = tuple(meta.find_referenced_templates(tree))
-            self._files[name] = None if _reaches_whole_lists(tree) or None in used else \
-                (frozenset(meta.find_undeclared_variables(tree)), used)
-        return self._files[name]
+            digest = self._files[name] = _sha(source)
+            self._used.add(digest)
+            if digest not in self.analysed:
+                tree = env.parse(source)
+                used = list(meta.find_referenced_templates(tree))
+                self.analysed[digest] = None if _reaches_whole_lists(tree) or None in used \
+                    else [sorted(meta.find_undeclared_variables(tree)), used]
+        return digest, self.analysed[digest]
+
+    def _names(self, template: jinja2.Template
+               ) -> tuple[str, tuple[tuple[str, bool], ...]] | None:
+        """The digest of the template's sources, and its names in order, each with whether
+        it is a page before or after."""
+        if template.name not in self._ordered:
+            found = self._sourced(template)
+            self._ordered[template.name] = None if found is None else (found[1], tuple(
+                (name, name.endswith(_NEIGHBOUR_PAGES)) for name in sorted(found[0])))
+        return self._ordered[template.name]
 
     def fingerprint(self, template: jinja2.Template, context: Mapping[str, Any]) -> str | None:
-        names = self.variables(template)
-        if names is None:
+        found = self._names(template)
+        if found is None:
             return None
-        digest = hashlib.sha256(f"{self.site}\0{template.name}".encode())
+        sources, names = found
+        # The sources: a template found outside the theme (THEME_TEMPLATES_OVERRIDES) is
+        # not in the site's fingerprint.
+        parts = [self.site, template.name, sources]
+        of = self.digests.of
         try:
-            for name in sorted(names):
+            for name, neighbour in names:
                 if name not in context:
                     value = "absent"
-                elif name.endswith(_NEIGHBOUR_PAGES) and isinstance(context[name], Page):
+                elif neighbour and isinstance(context[name], Page):
                     value = self.digests.place(context[name])
                 else:
-                    value = self.digests.of(context[name])
-                digest.update(f"\0{name}={value}".encode())
+                    value = of(context[name])
+                parts.append(f"{name}={value}")
         except Unmemoizable as unknown:
             logger.debug("%s is rendered every time: %s", template.name, unknown)
             return None
-        return digest.hexdigest()
+        return _sha("\0".join(parts))
 
     def reused(self, relative: str, fingerprint: str, previous_output: Path) -> str | None:
         """The previous build's text of ``relative`` if it was rendered from
         ``fingerprint`` and still has the bytes recorded."""
-        recorded = self.previous.get(relative)
+        recorded = self.previous.pop(relative, None)  # asked once: not kept after
         if not recorded or recorded[0] != fingerprint:
             return None
         try:
@@ -307,5 +432,7 @@ class RenderMemo:
                     len(pages) - self.reuses)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps({"site": self.site, "pages": pages}), encoding="utf-8")
+        templates = {digest: self.analysed[digest] for digest in sorted(self._used)}
+        temporary.write_text(json.dumps({"site": self.site, "pages": pages,
+                                         "templates": templates}), encoding="utf-8")
         temporary.replace(self.path)
