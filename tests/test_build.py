@@ -56,6 +56,20 @@ def test_territory_tags_and_language_pages(mini_site: MiniSite) -> None:
         "quc": "Kʼicheʼ", "en": "English"}
 
 
+def test_a_languages_stories_are_paginated_like_a_territorys(mini_site: MiniSite) -> None:
+    for day in range(1, 6):
+        mini_site.add(f"stories/s{day}.md", story(f"Story {day}", Lang="quc",
+                                                 Date=f"2026-03-0{day}"))
+    mini_site.build(DEFAULT_PAGINATION=2)
+    pages = [story_titles(soup(mini_site, path)) for path in (
+        "lang/quc/index.html", "lang/quc/page/2/index.html", "lang/quc/page/3/index.html")]
+    assert pages == [["Story 5", "Story 4"], ["Story 3", "Story 2"], ["Story 1"]]
+    assert pages[0] == story_titles(soup(mini_site, "territory/sierra-norte/index.html"))
+    mini_site.build(DEFAULT_PAGINATION=2, PAGINATED_TEMPLATES={
+        "index": None, "tag": None, "category": None, "author": None, "language": 4})
+    assert len(story_titles(soup(mini_site, "lang/quc/index.html"))) == 4
+
+
 def test_pinned_stories_lead_the_home_page_only(mini_site: MiniSite) -> None:
     mini_site.add("stories/old.md", story("Old pinned", Date="2026-01-01", Pinned="true"))
     mini_site.add("stories/new.md", story("Newest", Date="2026-05-20"))

@@ -61,6 +61,13 @@ def languages_of(stories: list[Any], settings: dict[str, Any]) -> list[Language]
 class LanguagesGenerator(Generator):
     """Puts ``languages`` in the context and writes a paginated page for each."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Paginated like a territory's pages (DEFAULT_PAGINATION stories a page) unless
+        # the site's settings say otherwise: Pelican paginates only the templates named.
+        self.settings["PAGINATED_TEMPLATES"] = {
+            "language": None, **self.settings.get("PAGINATED_TEMPLATES", {})}
+
     def generate_context(self) -> None:
         originals = self.context.get("articles", [])
         stories = list(chain(originals, (t for story in originals for t in story.translations)))
