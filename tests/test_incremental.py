@@ -209,6 +209,7 @@ def test_an_edited_story_renders_again_only_the_listing_page_that_shows_it(
                                          Date="2026-05-01", Tags="agua, t0", Slug="s0"))
     assert_same_as_full_build(mini_site, "edited")
     assert rendered.count("index.html") == 2 + 1  # the full build's two, then page 2
+    assert rendered.count("language.html") == 2 + 1  # the same for the stories in Spanish
 
 
 @pytest.mark.parametrize(("shown", "page", "edited"), [

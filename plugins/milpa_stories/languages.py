@@ -18,7 +18,10 @@ class Language:
     name: str
     url: str
     save_as: str
-    articles: list[Any] = field(default_factory=list)
+    # Its pages are given their own stories: a page's fingerprint leaves the whole list out
+    # (milpa_site.memo), and ``count`` is what the list of languages shows.
+    articles: list[Any] = field(default_factory=list, metadata={"in_pages": False})
+    count: int = 0
 
     @property
     def page_name(self) -> str:
@@ -55,6 +58,7 @@ def languages_of(stories: list[Any], settings: dict[str, Any]) -> list[Language]
         by_code[story.lang].articles.append(story)
     for language in by_code.values():
         language.articles.sort(key=lambda story: story.date, reverse=True)
+        language.count = len(language.articles)
     return sorted(by_code.values(), key=lambda language: (-len(language.articles), language.name))
 
 
