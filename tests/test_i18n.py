@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import feedparser
@@ -24,6 +24,7 @@ from milpa.i18n import (
 )
 from milpa.scaffold import story_text
 from milpa.state import DataStore, Follower
+from milpa_i18n import PageLanguage
 from milpa_site.build import build, load_settings
 
 from .conftest import ROOT, TEST_KEYS, MiniSite, story
@@ -300,3 +301,11 @@ def test_the_follow_page_explains_feeds_then_offers_the_sites_and_folds_the_rest
     assert folded.summary.get_text() == "Solo un territorio, idioma, autor o tema"
     atoms = [a["href"] for a in folded.select('a[type="application/atom+xml"]')]
     assert len(atoms) == 4 and not any(href.endswith("/all.atom.xml") for href in atoms)
+
+
+def test_a_date_kept_for_the_build_is_the_date_where_it_happened() -> None:
+    language = PageLanguage({"DEFAULT_LANG": "en", "PATH": "content"})
+    evening = datetime(2026, 5, 1, 23, 30, tzinfo=timezone(timedelta(hours=-6)))
+    same_instant = evening.astimezone(UTC)  # 2 May, 05:30 UTC
+    assert language.long_date(evening, "en") == long_date(evening, "en") == "May 1, 2026"
+    assert language.long_date(same_instant, "en") == "May 2, 2026"

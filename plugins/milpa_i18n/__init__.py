@@ -53,6 +53,8 @@ class PageLanguage:
         self._languages: dict[str, str] = {}
         self._catalogs: dict[str, NullTranslations] = {}
         self._checked: set[tuple[str, str]] = set()
+        # A story's date is shown on its page and on every listing that shows it.
+        self._dates: dict[tuple[str, str], str] = {}
 
     def of(self, context: Context) -> str:
         item = context.get("article") or context.get("page")
@@ -76,6 +78,12 @@ class PageLanguage:
         lang = self.of(context)
         self._check(lang, singular, plural=True)
         return self.catalog(lang).ngettext(singular, plural, count)
+
+    def long_date(self, moment: date | datetime, lang: str) -> str:
+        key = (moment.isoformat(), lang)  # with its UTC offset: equal instants differ here
+        if key not in self._dates:
+            self._dates[key] = long_date(moment, lang)
+        return self._dates[key]
 
     def _check(self, lang: str, message: str, plural: bool = False) -> None:
         if (lang, message) in self._checked:
@@ -102,7 +110,7 @@ class PageLanguage:
 
         @pass_context
         def date_filter(context: Context, moment: date | datetime) -> str:
-            return long_date(moment, self.of(context))
+            return self.long_date(moment, self.of(context))
 
         @pass_context
         def number_filter(context: Context, value: float) -> str:
