@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from dataclasses import replace
 from itertools import chain
 from pathlib import Path
@@ -95,18 +96,20 @@ class Fediverse:
 
 
 class StoryDocument:
-    """A story's document as written this build, or the previous output's file (read
-    again only if an outbox page that must be built again shows it: not kept in memory)."""
+    """A story's document as written this build, kept compressed (holding every story's
+    document through the build as it is would cost about 6 KB a story at the build's
+    peak), or the previous output's file; parsed only for an outbox page that is built."""
 
-    def __init__(self, relative: str, document: dict[str, Any] | None = None,
+    def __init__(self, relative: str, data: bytes | None = None,
                  previous: Path = Path()) -> None:
-        self.relative, self._document, self.previous = relative, document, previous
+        self.relative, self.previous = relative, previous
+        self._packed = None if data is None else zlib.compress(data, 1)
 
     @property
     def document(self) -> dict[str, Any]:
-        if self._document is None:
-            self._document = json.loads((self.previous / self.relative).read_bytes())
-        return self._document
+        data = (self.previous / self.relative).read_bytes() if self._packed is None else \
+            zlib.decompress(self._packed)
+        return json.loads(data)
 
 
 class FediverseGenerator:
@@ -244,7 +247,7 @@ class FediverseGenerator:
         self.memo.record(relative, inputs, data, body=body, has_updated="updated" in built,
                          updated=updated)
         write_output(self._writer, self.output, relative, data)
-        return StoryDocument(relative, document)
+        return StoryDocument(relative, data)
 
     def policy_of(self, story: Any) -> str:
         """Who may quote a story: its own Quote-Policy, else its original's, else the site's."""
