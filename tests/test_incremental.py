@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
@@ -309,3 +310,21 @@ def test_the_writer_refuses_a_path_that_leaves_the_output_even_with_the_same_byt
     writer = keeping_writer(previous, None)(str(tmp_path / "shadow"), {})
     with pytest.raises(RuntimeError, match="break out of output directory"):
         writer.write_bytes(relative.replace("/tmp", str(tmp_path)), b"same")
+
+
+def test_the_themes_templates_are_compiled_once_not_every_build(mini_site: MiniSite,
+                                                                monkeypatch) -> None:
+    mini_site.add("stories/a.md", story("Agua"))
+    mini_site.build()
+    compiled: list[str | None] = []
+    original = jinja2.Environment.compile
+
+    def counting(env: jinja2.Environment, source: Any, name: str | None = None,
+                 *args: Any, **kwargs: Any) -> Any:
+        compiled.append(name)
+        return original(env, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    mini_site.add("stories/b.md", story("Semillas"))
+    mini_site.build()
+    assert compiled == []  # every generator's environment loaded them as compiled before

@@ -26,6 +26,7 @@ from typing import Any
 
 import markdown
 import pelican
+from jinja2 import FileSystemBytecodeCache
 from pelican import Pelican, signals
 from pelican.log import console as pelican_console
 from pelican.settings import read_settings
@@ -322,13 +323,23 @@ def check_cache(settings: Mapping[str, Any]) -> CheckCache:
                                _stable(settings.get("SLUG_REGEX_SUBSTITUTIONS"))])
 
 
-def pelican_settings(settings: Mapping[str, Any], staging: Path) -> dict[str, Any]:
+def pelican_settings(settings: Mapping[str, Any], staging: Path, code: str) -> dict[str, Any]:
     """The settings Pelican runs with: into ``staging``, with its reader-level content
     cache (parsed Markdown and metadata per source, reused while the source's bytes are
     the same) and one Markdown instance for all files. Content objects are still made
-    every build, so plugins still see replies, expiry and media as they are now."""
+    every build, so plugins still see replies, expiry and media as they are now.
+
+    The theme's templates are compiled once, not once per generator and build: Jinja keeps
+    each one's code by its source's checksum, in a folder named after the settings (the
+    content cache's) and ``code``, the site's fingerprint (theme, plugins, versions), as
+    what a template compiles to also depends on the environment the plugins set up."""
     readers = dict.fromkeys(ReusedMarkdownReader.file_extensions, ReusedMarkdownReader)
+    compiled = content_cache_folder(settings) / f"templates-{code[:16]}"
+    compiled.mkdir(parents=True, exist_ok=True)
+    jinja = {**(settings.get("JINJA_ENVIRONMENT") or {}),
+             "bytecode_cache": FileSystemBytecodeCache(str(compiled))}
     return {**settings, "OUTPUT_PATH": str(staging), "CACHE_CONTENT": True,
+            "JINJA_ENVIRONMENT": jinja,
             "READERS": {**readers, **(settings.get("READERS") or {})},
             "LOAD_CONTENT_CACHE": True, "CONTENT_CACHING_LAYER": "reader",
             "CHECK_MODIFIED_METHOD": "sha256", "GZIP_CACHE": False,
@@ -365,7 +376,7 @@ def _keeping(previous: Path, memo: RenderMemo | None) -> Iterator[type[KeepingWr
 
 
 def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
-                 sources: Container[Path], memo: RenderMemo | None
+                 sources: Container[Path], memo: RenderMemo
                  ) -> tuple[_Errors, dict[str, int], _Run, KeepingWriter]:
     """One Pelican run into the shadow folder ``staging``, keeping what did not change in
     the output folder. Raises BuildFailed for a plugin that did not register or a
@@ -375,7 +386,7 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
           _leaving_out(excluded, errors) as run, _quiet_pelican(),
           _keeping(Path(settings["OUTPUT_PATH"]), memo) as writer):
-        runner = Pelican(pelican_settings(settings, staging))
+        runner = Pelican(pelican_settings(settings, staging, memo.site))
         missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
             raise BuildFailed([*errors.messages, f"{missing} plugin(s) did not register"],

@@ -198,8 +198,8 @@ class Digests:
             return _Kind(self._sequence, _SHORT)
         if issubclass(kind, Content):
             return _Kind(self._address)
-        if issubclass(kind, URLWrapper):  # each story has its own: not worth keeping
-            return _Kind(_wrapper_text)
+        if issubclass(kind, URLWrapper):  # one per name per build (milpa_stories): kept
+            return _Kind(_wrapper_text, 0)
         if issubclass(kind, datetime | date):
             return _Kind(_date_text)
         if issubclass(kind, enum.Enum | Path | tzinfo):
