@@ -3,6 +3,7 @@
 from pelican import signals
 
 from .fields import normalise_fields, read_story_fields
+from .fragments import install as install_fragments
 from .languages import LanguagesGenerator
 from .listing import drop_expired, pinned_first
 from .strict import check_before_reading, refuse_errors
@@ -33,5 +34,7 @@ def register() -> None:
     # Every context is final: nothing an address is made from changes any more, so each
     # story's and page's url and save_as are worked out once, before anything is written.
     signals.all_generators_finalized.connect(settle_urls)
+    # What a listing shows of a story is made once per build, not once per listing.
+    signals.generator_init.connect(install_fragments)
     # Language pages need the final list of stories and translations.
     signals.get_generators.connect(get_generators)

@@ -1,0 +1,38 @@
+"""What a listing shows of a story is made once per build, and only where it is the same."""
+
+from __future__ import annotations
+
+from milpa_stories.fragments import Once
+
+from .conftest import MiniSite, story
+from .test_build import soup
+
+
+class Story:
+    title = "Agua"
+
+
+def test_a_storys_markup_is_made_once_per_language_and_site_address() -> None:
+    once, story_a, made = Once(), Story(), []
+
+    def caller() -> str:
+        made.append(1)
+        return f"<li>{len(made)}</li>"
+
+    assert once(story_a, "es", "", caller=caller) == once(story_a, "es", "", caller=caller)
+    assert len(made) == 1
+    once(story_a, "en", "", caller=caller)  # another interface language
+    once(story_a, "es", "../..", caller=caller)  # another page depth, relative addresses
+    once(Story(), "es", "", caller=caller)  # another story
+    once(story_a, "es", ["not", "comparable"], caller=caller)
+    once(story_a, "es", ["not", "comparable"], caller=caller)
+    assert len(made) == 6
+
+
+def test_relative_addresses_stay_right_on_every_listing(mini_site: MiniSite) -> None:
+    mini_site.add("stories/a.md", story("Agua", Slug="agua", Tags="semillas"))
+    mini_site.build(RELATIVE_URLS=True)
+    links = {path: soup(mini_site, path).select_one("ul.stories h2 a")["href"]
+             for path in ("index.html", "tag/semillas/index.html")}
+    assert links == {"index.html": "./stories/agua/",
+                     "tag/semillas/index.html": "../../stories/agua/"}
