@@ -29,6 +29,20 @@ def test_a_storys_markup_is_made_once_per_language_and_site_address() -> None:
     assert len(made) == 6
 
 
+def test_only_the_last_stories_shown_are_kept() -> None:
+    once, made = Once(kept=2), []
+    stories = [Story(), Story(), Story()]
+
+    def caller() -> str:
+        made.append(1)
+        return "<li></li>"
+
+    for story_ in [*stories, stories[2], stories[1], stories[0]]:
+        once(story_, "es", "", caller=caller)
+    assert len(made) == 4  # the third and second again from what was kept, the first made
+    assert len(once._made) == 2
+
+
 def test_relative_addresses_stay_right_on_every_listing(mini_site: MiniSite) -> None:
     mini_site.add("stories/a.md", story("Agua", Slug="agua", Tags="semillas"))
     mini_site.build(RELATIVE_URLS=True)
