@@ -26,9 +26,7 @@ def write_output(writer: Any, folder: Path, relative: str, data: bytes) -> None:
     if keeping is not None:
         keeping(relative, data)
         return
-    target = folder / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    _new_file(folder, relative).write_bytes(data)
 
 
 def keep_output(writer: Any, folder: Path, relative: str, data: bytes) -> None:
@@ -47,9 +45,14 @@ def copy_output(writer: Any, folder: Path, relative: str, source: Path) -> None:
     if keeping is not None:
         keeping(relative, source)
         return
+    shutil.copyfile(source, _new_file(folder, relative))
+
+
+def _new_file(folder: Path, relative: str) -> Path:
+    """Where a writer without the build's keeping writes ``relative`` (plain ``pelican``)."""
     target = folder / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    return target
 
 
 class OutputMemo:

@@ -39,17 +39,13 @@ from milpa.i18n import LOCALE_DIR
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
 from milpa.settings import media_cache_folder, setting
+from milpa_stories.urls import ARTICLE_LISTS, PAGE_LISTS
 
 from .finishing import strip_copied_media
 from .gone import taken_down, write_gone_site
 from .keeping import KeepingWriter, apply, keeping_writer, settle, shadow_files
 from .markdown_reader import ReusedMarkdownReader
 from .memo import RenderMemo, site_fingerprint
-
-_ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
-                  "drafts", "drafts_translations")
-_PAGE_LISTS = ("pages", "translations", "hidden_pages", "hidden_translations", "draft_pages",
-               "draft_translations")
 
 
 class BuildFailed(Exception):
@@ -112,27 +108,6 @@ def _did_problems(settings: Mapping[str, Any]) -> list[Problem]:
 def check(settings: Mapping[str, Any]) -> list[Problem]:
     return _key_problems(settings) + _did_problems(settings) + \
         SiteCheck(settings, site_slugify(settings)).run()
-
-
-class _SourcesByPath(Mapping[Path, Any]):
-    """The check's sources by resolved path, resolved on first use: only a build with
-    problems or errors asks (resolving every source's path is not free)."""
-
-    def __init__(self, sources: Iterable[Any]) -> None:
-        self._sources = sources
-
-    @cached_property
-    def _by_path(self) -> dict[Path, Any]:
-        return {source.path.resolve(): source for source in self._sources}
-
-    def __getitem__(self, path: Path) -> Any:
-        return self._by_path[path]
-
-    def __iter__(self) -> Iterator[Path]:
-        return iter(self._by_path)
-
-    def __len__(self) -> int:
-        return len(self._by_path)
 
 
 class _SourcePaths(Container[Path]):
@@ -256,10 +231,10 @@ def _leaving_out(excluded: Mapping[Path, Any], errors: _Errors) -> Iterator[_Run
         run.left_out |= gone
 
     def articles(generator: Any) -> None:
-        leave_out(generator, _ARTICLE_LISTS)
+        leave_out(generator, ARTICLE_LISTS)
 
     def pages(generator: Any) -> None:
-        leave_out(generator, _PAGE_LISTS)
+        leave_out(generator, PAGE_LISTS)
 
     def statics(generator: Any) -> None:
         run.copied.update((static.save_as, Path(static.source_path))
@@ -417,15 +392,16 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     site = SiteCheck(settings, site_slugify(settings), check_cache(settings))
     problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
                 if p.blocks_build]
-    sources = _SourcesByPath(site.sources)
+    sources = _SourcePaths(site.sources)
     site_wide = [str(p) for p in problems if p.path.resolve() not in sources]
     if site_wide:
         raise BuildFailed(site_wide)
     excluded: dict[Path, list[str]] = {}
     for problem in problems:
         excluded.setdefault(problem.path.resolve(), []).append(str(problem))
+    by_path = {s.path.resolve(): s for s in site.sources} if excluded else {}
     for path in list(excluded):
-        original = sources[path]
+        original = by_path[path]
         if not original.is_translation():
             for other in site.sources:
                 if (other.is_story == original.is_story and other.is_translation()
@@ -433,8 +409,7 @@ def build(settings: dict[str, Any]) -> BuildSummary:
                     excluded.setdefault(other.path.resolve(), []).append(
                         f"{relative_to_cwd(other.path)}: a translation of "
                         f"{relative_to_cwd(original.path)}, which is left out")
-    sources = _SourcePaths(site.sources)
-    del site  # what the check read of every source (about 8 KB a story) is not needed now
+    del site, by_path  # what the check read of every source (about 8 KB a story) is not needed now
     final = Path(settings["OUTPUT_PATH"])
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")

@@ -22,9 +22,11 @@ from typing import Any
 
 from pelican.contents import Article, Page
 
-_ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
+# Every list a generator keeps its stories or pages in (milpa_site.build leaves out from
+# the same lists).
+ARTICLE_LISTS = ("articles", "translations", "hidden_articles", "hidden_translations",
                   "drafts", "drafts_translations")
-_PAGE_LISTS = ("pages", "translations", "hidden_pages", "hidden_translations", "draft_pages",
+PAGE_LISTS = ("pages", "translations", "hidden_pages", "hidden_translations", "draft_pages",
                "draft_translations")
 _made: dict[tuple[type, str], type] = {}
 
@@ -92,7 +94,7 @@ def settle_urls(generators: list[Any]) -> None:
     """all_generators_finalized handler: every story and page (translations, drafts and
     hidden ones have lists of their own)."""
     for generator in generators:
-        for name in (*_ARTICLE_LISTS, *_PAGE_LISTS):
+        for name in (*ARTICLE_LISTS, *PAGE_LISTS):
             for item in getattr(generator, name, None) or []:
                 settle(item)
 
