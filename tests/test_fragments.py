@@ -50,3 +50,11 @@ def test_relative_addresses_stay_right_on_every_listing(mini_site: MiniSite) -> 
              for path in ("index.html", "tag/semillas/index.html")}
     assert links == {"index.html": "./stories/agua/",
                      "tag/semillas/index.html": "../../stories/agua/"}
+
+
+def test_a_new_story_at_a_freed_storys_address_gets_its_own_markup() -> None:
+    once, freed, new = Once(), Story(), Story()
+    once(freed, "es", "", caller=lambda: "<li>freed</li>")
+    # As if ``freed`` were gone and ``new`` had been given its id.
+    once._made[(id(new), "es", "")] = once._made.pop((id(freed), "es", ""))
+    assert once(new, "es", "", caller=lambda: "<li>new</li>") == "<li>new</li>"
