@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -173,26 +173,25 @@ def shipped_caddy(output: Path, folder: Path, port: int) -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def nginx_site(mini_site: MiniSite) -> Iterator[str]:
-    """The mini site behind the shipped nginx configuration."""
-    require_tool("nginx")
+def _shipped_site(mini_site: MiniSite, tool: str, shipped: Callable[..., Any]
+                  ) -> Iterator[str]:
+    """The mini site behind ``tool`` run with the configuration ``deploy/`` ships."""
+    require_tool(tool)
     add_stories(mini_site)
     port = free_port()
     mini_site.build(SITEURL=f"http://127.0.0.1:{port}")
-    with shipped_nginx(mini_site.output, mini_site.base, port):
+    with shipped(mini_site.output, mini_site.base, port):
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def nginx_site(mini_site: MiniSite) -> Iterator[str]:
+    yield from _shipped_site(mini_site, "nginx", shipped_nginx)
 
 
 @pytest.fixture
 def caddy_site(mini_site: MiniSite) -> Iterator[str]:
-    """The mini site behind the shipped Caddy configuration."""
-    require_tool("caddy")
-    add_stories(mini_site)
-    port = free_port()
-    mini_site.build(SITEURL=f"http://127.0.0.1:{port}")
-    with shipped_caddy(mini_site.output, mini_site.base, port):
-        yield f"http://127.0.0.1:{port}"
+    yield from _shipped_site(mini_site, "caddy", shipped_caddy)
 
 
 @pytest.mark.slow
