@@ -79,12 +79,26 @@ def test_outbox_pages_link_both_ways_newest_first() -> None:
                                  list(range(45, 0, -1)), 20)
     collection, *pages = documents
     assert collection["totalItems"] == 45 and collection["type"] == "OrderedCollection"
-    assert collection["first"] == pages[0]["id"] and collection["last"] == pages[2]["id"]
-    assert [len(p["orderedItems"]) for p in pages] == [20, 20, 5]
-    assert pages[0]["next"] == pages[1]["id"] and "prev" not in pages[0]
-    assert pages[2]["prev"] == pages[1]["id"] and "next" not in pages[2]
+    # Page 1 holds the oldest items; the collection starts at the newest page.
+    assert collection["first"] == pages[2]["id"] and collection["last"] == pages[0]["id"]
+    assert [p["orderedItems"] for p in pages] == [
+        list(range(20, 0, -1)), list(range(40, 20, -1)), [45, 44, 43, 42, 41]]
+    assert pages[2]["next"] == pages[1]["id"] and "prev" not in pages[2]
+    assert pages[0]["prev"] == pages[1]["id"] and "next" not in pages[0]
     assert all(p["partOf"] == collection["id"] for p in pages)
-    assert pages[0]["orderedItems"][0] == 45
+
+
+def test_a_new_item_changes_the_newest_outbox_page_alone() -> None:
+    def pages(count: int) -> list[dict[str, object]]:
+        return paged_collection(URLS.outbox("s"), lambda n: URLS.outbox_page("s", n),
+                                list(range(count, 0, -1)), 20)[1:]
+
+    before, after = pages(45), pages(46)
+    assert before[:2] == after[:2] and before[2] != after[2]
+    # The 61st item starts a page: the page before it gains its "prev" link, no more.
+    before, after = pages(60), pages(61)
+    assert before[:2] == after[:2] and len(after) == 4
+    assert after[2] == {**before[2], "prev": after[3]["id"]}
 
 
 @pytest.mark.parametrize(("resource", "name"), [

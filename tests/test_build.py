@@ -61,13 +61,17 @@ def test_a_languages_stories_are_paginated_like_a_territorys(mini_site: MiniSite
         mini_site.add(f"stories/s{day}.md", story(f"Story {day}", Lang="quc",
                                                  Date=f"2026-03-0{day}"))
     mini_site.build(DEFAULT_PAGINATION=2)
-    pages = [story_titles(soup(mini_site, path)) for path in (
-        "lang/quc/index.html", "lang/quc/page/2/index.html", "lang/quc/page/3/index.html")]
-    assert pages == [["Story 5", "Story 4"], ["Story 3", "Story 2"], ["Story 1"]]
+    # Cut from the oldest: page 2 holds the two oldest; the front page the newest full
+    # page of two and the one story not yet on a full page.
+    pages = [story_titles(soup(mini_site, path))
+             for path in ("lang/quc/index.html", "lang/quc/page/2/index.html")]
+    assert pages == [["Story 5", "Story 4", "Story 3"], ["Story 2", "Story 1"]]
+    assert not (mini_site.output / "lang/quc/page/3").exists()
     assert pages[0] == story_titles(soup(mini_site, "territory/sierra-norte/index.html"))
     mini_site.build(DEFAULT_PAGINATION=2, PAGINATED_TEMPLATES={
-        "index": None, "tag": None, "category": None, "author": None, "language": 4})
-    assert len(story_titles(soup(mini_site, "lang/quc/index.html"))) == 4
+        "index": None, "tag": None, "category": None, "author": None, "language": 5})
+    assert len(story_titles(soup(mini_site, "lang/quc/index.html"))) == 5
+    assert not (mini_site.output / "lang/quc/page/2").exists()
 
 
 def test_pinned_stories_lead_the_home_page_only(mini_site: MiniSite) -> None:

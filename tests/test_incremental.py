@@ -98,15 +98,16 @@ def stamps(folder: Path) -> dict[str, tuple[int, int]]:
             for p in folder.rglob("*") if p.is_file()}
 
 
-def twelve_stories(site: MiniSite) -> None:
-    for number in range(12):  # more than a page of listings
+def two_pages_of_stories(site: MiniSite) -> None:
+    # Pages are cut from the oldest story: ten on page 2, fourteen on the home page.
+    for number in range(24):
         site.add(f"stories/s{number}.md", story(
             f"Story {number}", f"Text of story {number}.", Date=f"2026-05-{number + 1:02d}",
             Tags=f"agua, t{number % 3}", Slug=f"s{number}"))
 
 
 def test_a_rebuild_writes_only_the_files_that_changed(mini_site: MiniSite) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.add("extra/robots.txt", "User-agent: *\n")
     mini_site.build()
     before = stamps(mini_site.output)
@@ -138,18 +139,18 @@ def rendered_templates(monkeypatch) -> list[str]:
 
 def test_pages_that_cannot_have_changed_are_not_rendered_again(mini_site: MiniSite,
                                                                monkeypatch) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build()
     rendered = rendered_templates(monkeypatch)
     mini_site.add("stories/s5.md", story("Story five, corrected", "Corrected.",
                                          Date="2026-05-06", Tags="agua, t2", Slug="s5"))
     assert_same_as_full_build(mini_site, "edited")
-    # The full build renders all twelve; the rebuild the story and the two around it.
-    assert rendered.count("article.html") == 12 + 3
+    # The full build renders all 24; the rebuild the story and the two around it.
+    assert rendered.count("article.html") == 24 + 3
 
 
 def test_a_hand_edited_output_file_is_rendered_again(mini_site: MiniSite) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build()
     page = mini_site.output / "stories/s4/index.html"
     page.write_text("defaced", encoding="utf-8")
@@ -161,7 +162,7 @@ def test_rebuilds_after_theme_reply_reaction_follower_and_translation_match_full
         mini_site: MiniSite, tmp_path: Path) -> None:
     theme = tmp_path / "theme"
     shutil.copytree(ROOT / "theme", theme)
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.add("stories/a.md", story("Agua", Slug="a", Authors="Ana"))
     mini_site.build(THEME=str(theme))
     base = theme / "templates/base.html"
@@ -203,7 +204,7 @@ def test_a_photo_added_to_the_copied_files_on_a_rebuild_is_stripped(
 
 def test_an_edited_story_renders_again_only_the_listing_page_that_shows_it(
         mini_site: MiniSite, monkeypatch) -> None:
-    twelve_stories(mini_site)  # two pages of ten on the home page, newest first
+    two_pages_of_stories(mini_site)
     mini_site.build()
     rendered = rendered_templates(monkeypatch)
     mini_site.add("stories/s0.md", story("Story zero, corrected", "Corrected.",
@@ -214,7 +215,7 @@ def test_an_edited_story_renders_again_only_the_listing_page_that_shows_it(
 
 
 @pytest.mark.parametrize(("shown", "page", "edited"), [
-    ("articles_page.paginator.object_list[0].title", "page/2/index.html", 11),
+    ("articles_page.paginator.object_list[0].title", "page/2/index.html", 23),
     ("articles_next_page.object_list[-1].title if articles_next_page", "index.html", 0),
 ])
 def test_a_theme_that_shows_other_pages_stories_is_rendered_every_time(
@@ -224,7 +225,7 @@ def test_a_theme_that_shows_other_pages_stories_is_rendered_every_time(
     index = theme / "templates/index.html"
     index.write_text(index.read_text()
                      + f"{{% block intro %}}Shown: {{{{ {shown} }}}}{{% endblock %}}\n")
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build(THEME=str(theme))
     mini_site.add(f"stories/s{edited}.md", story(
         "Corrected", "Corrected.", Date=f"2026-05-{edited + 1:02d}", Slug=f"s{edited}"))
@@ -238,7 +239,7 @@ def test_a_changed_template_outside_the_theme_renders_its_pages_again(
     overrides.mkdir()
     article = (ROOT / "theme/templates/article.html").read_text(encoding="utf-8")
     (overrides / "article.html").write_text(article, encoding="utf-8")
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build(THEME_TEMPLATES_OVERRIDES=[str(overrides)])
     (overrides / "article.html").write_text(
         article.replace("{% endblock %}", "<p>Radio comunitaria</p>{% endblock %}", 1),
@@ -250,7 +251,7 @@ def test_a_changed_template_outside_the_theme_renders_its_pages_again(
 
 def test_a_rebuild_makes_folders_only_for_the_files_it_writes(mini_site: MiniSite,
                                                               monkeypatch) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build()
     made: list[str] = []
     original = os.mkdir
@@ -273,7 +274,7 @@ def test_a_rebuild_makes_folders_only_for_the_files_it_writes(mini_site: MiniSit
 
 def test_stray_files_and_linked_folders_in_the_output_go_on_a_rebuild(
         mini_site: MiniSite, tmp_path: Path) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build()
     (mini_site.output / "stories/s4/old-draft.html").write_text("stray", encoding="utf-8")
     (mini_site.output / "leftover/deep").mkdir(parents=True)
@@ -290,7 +291,7 @@ def test_stray_files_and_linked_folders_in_the_output_go_on_a_rebuild(
 
 def test_key_material_in_a_story_added_on_a_rebuild_fails_it_and_keeps_the_output(
         mini_site: MiniSite) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build()
     before = stamps(mini_site.output)
     body = "".join(line for line in (TEST_KEYS / PRIVATE_KEY).read_text().splitlines()

@@ -16,7 +16,7 @@ from milpa.announce import body_hash
 from milpa.state import DataStore
 
 from .conftest import MiniSite, story
-from .test_incremental import assert_same_as_full_build, twelve_stories
+from .test_incremental import assert_same_as_full_build, two_pages_of_stories
 
 
 def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any]:
@@ -34,7 +34,7 @@ def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[Any
 
 def test_a_rebuild_builds_again_only_the_documents_and_feeds_an_edit_reaches(
         mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.add("stories/far.md", story("Far", Date="2026-01-01", Tags="lejos", Slug="far"))
     mini_site.build()
     posts = counted(monkeypatch, milpa_activitypub.generator, "story_post")
@@ -54,7 +54,7 @@ def test_a_rebuild_builds_again_only_the_documents_and_feeds_an_edit_reaches(
 
 
 def test_a_changed_file_in_the_previous_output_is_built_again(mini_site: MiniSite) -> None:
-    twelve_stories(mini_site)
+    two_pages_of_stories(mini_site)
     mini_site.build()
     for relative in ("ap/objects/es/s9", "ap/outbox-pages/stories/1", "feeds/all.atom.xml"):
         (mini_site.output / relative).write_text("tampered\n")

@@ -347,18 +347,26 @@ def collection_page(page_id: str, part_of: str, items: list[Any], *, next_page: 
     return document
 
 
+def page_ranges(count: int, page_size: int) -> list[range]:
+    """Which items of a newest-first list each page holds, page 1 first. Pages are cut
+    from the oldest item, so page 1 holds the oldest: a new item changes the newest page
+    alone (and, when it starts a page, the "prev" link of the page before)."""
+    return [range(max(count - bottom - page_size, 0), count - bottom)
+            for bottom in range(0, count, page_size)] or [range(0)]
+
+
 def paged_collection(collection_id: str, page_url: Any, items: list[Any], page_size: int
                      ) -> list[dict[str, Any]]:
-    """The collection and its pages, newest first: ``page_url(n)`` names page n (from 1)."""
-    pages = [items[start : start + page_size] for start in range(0, len(items), page_size)]
-    pages = pages or [[]]
-    documents = [ordered_collection(collection_id, len(items), first=page_url(1),
-                                    last=page_url(len(pages)))]
-    for number, page in enumerate(pages, 1):
+    """The collection and its pages (``page_ranges``): ``page_url(n)`` names page n, and
+    the collection's ``first`` is the newest page, each page's ``next`` the older one."""
+    pages = page_ranges(len(items), page_size)
+    documents = [ordered_collection(collection_id, len(items), first=page_url(len(pages)),
+                                    last=page_url(1))]
+    for number, indexes in enumerate(pages, 1):
         documents.append(collection_page(
-            page_url(number), collection_id, page,
-            next_page=page_url(number + 1) if number < len(pages) else None,
-            previous_page=page_url(number - 1) if number > 1 else None))
+            page_url(number), collection_id, [items[index] for index in indexes],
+            next_page=page_url(number - 1) if number > 1 else None,
+            previous_page=page_url(number + 1) if number < len(pages) else None))
     return documents
 
 

@@ -17,6 +17,7 @@ from milpa.activitypub import (
     create_activity,
     object_type_for,
     ordered_collection,
+    page_ranges,
     paged_collection,
     story_object,
     to_json,
@@ -263,8 +264,7 @@ class FediverseGenerator:
         newest = sorted(actor.stories, key=lambda story: story.date, reverse=True)
         wrote = [fediverse.writer_of(story) is actor for story in newest]
         page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
-        pages = [range(start, min(start + page_size, len(newest)))
-                 for start in range(0, len(newest), page_size)] or [range(0)]
+        pages = page_ranges(len(newest), page_size)
         collection, *page_ids = paged_collection(
             urls.outbox(name), lambda number: urls.outbox_page(name, number),
             [None] * len(newest), page_size)

@@ -39,6 +39,7 @@ from milpa.i18n import LOCALE_DIR
 from milpa.keyguard import KeyScanner, key_exposure
 from milpa.references import relative_to_cwd
 from milpa.settings import media_cache_folder, setting
+from milpa_stories.pagination import writing_with
 from milpa_stories.urls import ARTICLE_LISTS, PAGE_LISTS
 
 from .finishing import strip_copied_media
@@ -335,21 +336,6 @@ def render_memo(settings: Mapping[str, Any]) -> RenderMemo:
                       site_fingerprint(settings, locales))
 
 
-@contextmanager
-def _keeping(previous: Path, memo: RenderMemo | None) -> Iterator[type[KeepingWriter]]:
-    """While Pelican runs: its writer writes only what differs from ``previous``."""
-    writer = keeping_writer(previous, memo)
-
-    def writer_class(_pelican: Any) -> type[KeepingWriter]:
-        return writer
-
-    signals.get_writer.connect(writer_class)
-    try:
-        yield writer
-    finally:
-        signals.get_writer.disconnect(writer_class)
-
-
 def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
                  sources: Container[Path], memo: RenderMemo
                  ) -> tuple[_Errors, dict[str, int], _Run, KeepingWriter]:
@@ -358,9 +344,9 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     site-wide error."""
     shutil.rmtree(staging, ignore_errors=True)
     content = Path(settings["PATH"])
+    writer = keeping_writer(Path(settings["OUTPUT_PATH"]), memo)
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
-          _leaving_out(excluded, errors) as run, _quiet_pelican(),
-          _keeping(Path(settings["OUTPUT_PATH"]), memo) as writer):
+          _leaving_out(excluded, errors) as run, _quiet_pelican(), writing_with(writer)):
         runner = Pelican(pelican_settings(settings, staging, memo.site))
         missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:

@@ -21,10 +21,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pelican.paginator import Paginator
-from pelican.plugins import signals
-from pelican.utils import get_relative_path, path_to_url, sanitised_join
-from pelican.writers import Writer
+from pelican.utils import sanitised_join
+
+from milpa_stories.pagination import StableWriter
 
 from .memo import RenderMemo
 
@@ -64,8 +63,8 @@ class _Memoized:
         return self.template.render(context)
 
 
-class KeepingWriter(Writer):
-    """Pelican's Writer that writes into the shadow folder only what differs from
+class KeepingWriter(StableWriter):
+    """Milpa's Writer (stable listings) that writes into the shadow folder only what differs from
     ``previous``, and remembers every file the build produced (``produced``: relative
     path → size) and which of them it wrote (``changed``). With a ``memo``, pages whose
     fingerprint did not change are not rendered again. A folder is made in the shadow only
@@ -88,58 +87,11 @@ class KeepingWriter(Writer):
         self.as_before: set[str] = set()
         self.made.append(self)
 
-    def write_file(self, name: Any, template: Any, context: dict[str, Any],
-                   relative_urls: bool = False, paginated: dict[str, Any] | None = None,
-                   template_name: str | None = None, override_output: bool = False,
-                   url: str | None = None, **kwargs: Any) -> None:
-        """Pelican's ``write_file`` (the same pagination, context and signal), without
-        making the page's folder before it is known whether the page is written."""
-        if not name:
-            return
-        if self.memo is not None:
-            template = _Memoized(template, self, self.memo)
-        if paginated is None:
-            paginated = {key: val for key, val in kwargs.items() if key in {"articles", "dates"}}
-        if not (paginated and template_name in self.settings["PAGINATED_TEMPLATES"]):
-            self._write_page(template, context, name, kwargs, relative_urls, override_output)
-            return
-        per_page = (self.settings["PAGINATED_TEMPLATES"][template_name]
-                    or self.settings["DEFAULT_PAGINATION"])
-        paginators = {key: Paginator(name, url, val, self.settings, per_page)
-                      for key, val in paginated.items()}
-        for page_num in range(next(iter(paginators.values())).num_pages):
-            paginated_kwargs = kwargs.copy()
-            for key, paginator in paginators.items():
-                page = paginator.page(page_num + 1)
-                paginated_kwargs.update({
-                    f"{key}_paginator": paginator,
-                    f"{key}_page": page,
-                    f"{key}_previous_page": paginator.page(page_num) if page_num > 0 else None,
-                    f"{key}_next_page": (paginator.page(page_num + 2)
-                                         if page_num + 1 < paginator.num_pages else None),
-                })
-            self._write_page(template, context, page.save_as, paginated_kwargs, relative_urls,
-                             override_output)
+    def template_for(self, template: Any) -> Any:
+        return template if self.memo is None else _Memoized(template, self, self.memo)
 
-    def _write_page(self, template: Any, context: dict[str, Any], name: str,
-                    kwargs: dict[str, Any], relative_urls: bool, override: bool) -> None:
-        localcontext = context.copy()
-        localcontext["localsiteurl"] = localcontext.get("localsiteurl", None)
-        if relative_urls:
-            relative_url = path_to_url(get_relative_path(name))
-            localcontext["SITEURL"] = relative_url
-            localcontext["localsiteurl"] = relative_url
-        localcontext["output_file"] = name
-        localcontext.update(kwargs)
-        # Pelican's own: contents adjust their links to the page being written.
-        if localcontext["localsiteurl"]:
-            context["localsiteurl"] = localcontext["localsiteurl"]
-        output = template.render(localcontext)
-        path = sanitised_join(self.output_path, name)
-        with self._open_w(path, "utf-8", override=override) as handle:
-            handle.write(output)
-        logger.info('Writing "%s"', path)
-        signals.content_written.send(path, context=localcontext)
+    def make_folder(self, path: str) -> None:
+        """Nothing yet: ``_open_w`` makes it for a file written to the shadow."""
 
     def _open_w(self, filename: str, encoding: str, override: bool = False) -> Any:
         if filename in self._written_files:  # Pelican's own rules for a second write

@@ -11,9 +11,12 @@ page's fingerprint equals the one recorded for its file by the previous build, a
 file still has the bytes recorded, its text is taken from the previous output instead of
 rendering the template.
 
-A listing page is digested by its own stories and its paginator's shape (pages, count),
-and the pages before and after it by their place: a template that reads a paginator's
-whole list or another page's stories is found by reading its source, and always rendered.
+A listing page is digested by its own stories and its place: for Pelican's pages, the
+paginator's shape (pages, count) is part of it; a page of a stable listing
+(milpa_stories.pagination) says what its place is, and the paginator's shape is digested
+only for a template that reads it. The pages before and after it are digested by their
+place: a template that reads a paginator's whole list or another page's stories is found
+by reading its source, and always rendered.
 """
 
 from __future__ import annotations
@@ -133,7 +136,11 @@ class Digests:
         return _sha("\0".join([piece, *map(self._value, links)]))
 
     def place(self, page: Page) -> str:
-        """A page of a listing by its place only (number, address, the listing's shape)."""
+        """A page of a listing by its place only (number, address, the listing's shape, or
+        what a page that knows its place says of it)."""
+        place = getattr(page, "page_place", None)
+        if place is not None:
+            return f"place:{self.of(place())}"
         return f"place:{page.number}:{page.url!r}:{page.save_as!r}:{self.of(page.paginator)}"
 
     def _value(self, content: Content) -> str:
@@ -208,12 +215,12 @@ class Digests:
             return _Kind(self._set, _SHORT)
         if issubclass(kind, Mapping):
             return _Kind(self._mapping, _SHORT)
+        if callable(getattr(kind, "page_fingerprint", None)):
+            return _Kind(self._fingerprinted, 0)
         if issubclass(kind, Page):  # each page is met once: not kept
             return _Kind(self._page)
         if issubclass(kind, Paginator):
             return _Kind(self._paginator, 0)
-        if callable(getattr(kind, "page_fingerprint", None)):
-            return _Kind(self._fingerprinted, 0)
         if dataclasses.is_dataclass(kind):
             return _Kind(self._dataclass, 0)
         return _Kind(_unmemoizable)
@@ -276,20 +283,26 @@ def _unmemoizable(value: Any, _links: list[Content]) -> str:
 # What a template may read of a paginator: a page's digest covers its own stories and the
 # pagination's shape, not the whole list (nor other pages) a paginator can give.
 _PAGINATOR_SHAPE = frozenset({"num_pages", "count", "per_page"})
+# Stands for the paginators of a template that reads a page's (``….paginator``): a page that
+# knows its place (milpa_stories.pagination) is digested without its listing's shape.
+_PAGINATORS = "*_paginator"
 # The pages before and after the one written: templates link them (their digest is their
 # place), and reading their stories makes a template always rendered.
 _NEIGHBOUR_PAGES = ("_previous_page", "_next_page")
+# What only the page written may be read for: its stories, and the listing's story count
+# on a stable listing's front page (milpa_stories.pagination).
+_PAGE_CONTENTS = frozenset({"object_list", "total"})
 
 
 def _reaches_whole_lists(tree: nodes.Template) -> bool:
     """Whether a template may read a paginator's whole list or other pages: ``.object_list``
-    of anything but a ``*_page``, or a paginator (``*_paginator``, ``….paginator``) used
-    other than for one attribute of its shape."""
+    or ``.total`` of anything but a ``*_page``, or a paginator (``*_paginator``,
+    ``….paginator``) used other than for one attribute of its shape."""
     shape_of: set[int] = set()  # paginators whose use is one attribute of their shape
     for node in tree.find_all(nodes.Getattr):
         if node.attr in _PAGINATOR_SHAPE:
             shape_of.add(id(node.node))
-        if node.attr == "object_list" and not (
+        if node.attr in _PAGE_CONTENTS and not (
                 isinstance(node.node, nodes.Name) and node.node.name.endswith("_page")
                 and not node.node.name.endswith(_NEIGHBOUR_PAGES)):
             return True
@@ -371,8 +384,11 @@ class RenderMemo:
             if digest not in self.analysed:
                 tree = env.parse(source)
                 used = list(meta.find_referenced_templates(tree))
+                names = meta.find_undeclared_variables(tree)
+                if any(node.attr == "paginator" for node in tree.find_all(nodes.Getattr)):
+                    names.add(_PAGINATORS)
                 self.analysed[digest] = None if _reaches_whole_lists(tree) or None in used \
-                    else [sorted(meta.find_undeclared_variables(tree)), used]
+                    else [sorted(names), used]
         return digest, self.analysed[digest]
 
     def _names(self, template: jinja2.Template
@@ -396,7 +412,10 @@ class RenderMemo:
         of = self.digests.of
         try:
             for name, neighbour in names:
-                if name not in context:
+                if name == _PAGINATORS:
+                    value = of([context[key] for key in sorted(context)
+                                if key.endswith("_paginator")])
+                elif name not in context:
                     value = "absent"
                 elif neighbour and isinstance(context[name], Page):
                     value = self.digests.place(context[name])

@@ -6,6 +6,7 @@ from .fields import normalise_fields, read_story_fields
 from .fragments import install as install_fragments
 from .languages import LanguagesGenerator
 from .listing import drop_expired, pinned_first
+from .pagination import stable_writer
 from .strict import check_before_reading, refuse_errors
 from .urls import keep_source_path, settle_urls
 
@@ -38,3 +39,5 @@ def register() -> None:
     signals.generator_init.connect(install_fragments)
     # Language pages need the final list of stories and translations.
     signals.get_generators.connect(get_generators)
+    # Listings are cut from the oldest story: a new story leaves older pages as they were.
+    signals.get_writer.connect(stable_writer)
