@@ -30,6 +30,7 @@ from milpa.keys import create_key_pair
 ROOT = Path(__file__).resolve().parent.parent
 TERRITORIES = ("Sierra Norte", "Costa Chica", "Valle del Río Verde")
 LANGUAGES = ("es", "en", "quc")
+BUILD_CLOCK = "2027-01-01T00:00:00+00:00"
 PARAGRAPH = ("Las semillas viajan con nosotros de una cosecha a otra, y con ellas las "
              "palabras de las abuelas que las cuidaron. ") * 6
 # Pelican's own feeds, where Milpa's feeds plugin writes the same ones.
@@ -47,11 +48,14 @@ TRANSLATION_FEED_RSS = 'feeds/all-{lang}.rss.xml'
 """
 
 
-def story_text(index: int, photos: int, words: str = PARAGRAPH) -> str:
+def story_text(index: int, photos: int, words: str = PARAGRAPH, date: str | None = None
+               ) -> str:
+    """A story told in 2026 (``date``, else one spread over the year by ``index``)."""
     photo = (f"\n\n![A field of maize, photo {index % photos}](photos/p{index % photos}.jpg)"
              if photos else "")
+    date = date or f"2026-{1 + index % 12:02d}-{1 + index % 28:02d} {index % 24:02d}:00"
     return (f"Title: Story number {index}\n"
-            f"Date: 2026-{1 + index % 12:02d}-{1 + index % 28:02d} {index % 24:02d}:00\n"
+            f"Date: {date}\n"
             f"Authors: Author {index % 7}\n"
             f"Territory: {TERRITORIES[index % 3]}\n"
             f"Tags: tag{index % 25}, tag{index % 9}\n"
@@ -86,6 +90,9 @@ def site_settings(base: Path, content: Path, name: str) -> Path:
         + f"\nPATH = {str(content)!r}\nCACHE_PATH = {str(base / 'cache')!r}\n"
         + f"PLUGIN_PATHS = [{str(ROOT / 'plugins')!r}]\nTHEME = {str(ROOT / 'theme')!r}\n"
         + f"MILPA_KEYS_PATH = {str(keys)!r}\nMILPA_DATA_PATH = {str(base / 'data')!r}\n"
+        # The build's clock is after every story's date (all in 2026): none is scheduled
+        # for later, so Milpa builds every story, as plain Pelican does, whatever the day.
+        + f"MILPA_NOW = {BUILD_CLOCK!r}\n"
         # The demo's profile photos exist only in the demo's content.
         + ("" if content == ROOT / "content" else
            "MILPA_ACTOR_ICON = MILPA_ACTOR_IMAGE = MILPA_LOGO = None\nMILPA_TERRITORIES = {}\n"))
