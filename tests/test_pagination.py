@@ -14,7 +14,12 @@ from milpa_stories.pagination import StablePage, StablePaginator
 
 from .conftest import ROOT, TEST_KEYS, MiniSite, settings_file, story
 from .test_build import soup, story_titles
-from .test_incremental import assert_same_as_full_build, stamps, two_pages_of_stories
+from .test_incremental import (
+    assert_same_as_full_build,
+    rendered_templates,
+    stamps,
+    two_pages_of_stories,
+)
 
 SETTINGS = read_settings(str(ROOT / "pelicanconf.py"))
 
@@ -59,13 +64,17 @@ def test_a_new_story_changes_the_front_page_and_at_most_one_link(count: int) -> 
     assert changed == ([len(before)] if len(after) > len(before) and len(before) > 1 else [])
 
 
-def test_a_new_story_leaves_every_older_listing_page_as_it_was(mini_site: MiniSite) -> None:
+def test_a_new_story_leaves_every_older_listing_page_as_it_was(mini_site: MiniSite,
+                                                              monkeypatch) -> None:
     two_pages_of_stories(mini_site)  # fourteen on each front page, ten on its page 2
     mini_site.build()
     before = stamps(mini_site.output)
+    rendered = rendered_templates(monkeypatch)
     mini_site.add("stories/new.md", story("New", Date="2026-05-30", Tags="agua, t0",
                                           Slug="new"))
     assert_same_as_full_build(mini_site, "added")
+    # The rebuild renders each listing's front page alone, the full build both pages.
+    assert rendered.count("index.html") == rendered.count("language.html") == 1 + 2
     after = stamps(mini_site.output)
     written = {path for path in after if after[path] != before.get(path)}
     assert {"index.html", "tag/agua/index.html", "lang/es/index.html",

@@ -88,11 +88,14 @@ class LanguagesGenerator(Generator):
     def generate_output(self, writer: Any) -> None:
         template = self.get_template("language")
         for language in self.languages:
+            # Its pages are told which language, not how many stories it has: a new story
+            # then changes its front page alone (the front page has ``articles_page.total``).
+            link = LanguageLink(language.code, language.name, language.url)
             writer.write_file(
                 language.save_as, template, self.context,
                 paginated={"articles": language.articles, "dates": language.articles},
                 template_name="language", url=language.url, page_name=language.page_name,
-                language=language, articles=language.articles, dates=language.articles,
+                language=link, articles=language.articles, dates=language.articles,
                 blog=True,
             )
         writer.write_file(
