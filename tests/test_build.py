@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup
 from pelican import Pelican
 
 from milpa_site.build import BuildFailed
+from milpa_stories.listing import StoryList
 
 from .conftest import ROOT, TEST_KEYS, MiniSite, photo_with_secrets, story
 from .privacy import digests
@@ -212,3 +213,18 @@ def test_pelican_itself_builds_the_same_site(demo_output: Path, tmp_path: Path) 
     theirs = {p.relative_to(output): p.read_bytes() for p in output.rglob("*") if p.is_file()}
     assert sorted(ours) == sorted(theirs)
     assert [name for name in ours if ours[name] != theirs[name]] == []
+
+
+def test_the_lists_of_a_tag_territory_and_author_answer_membership_by_identity(
+        mini_site: MiniSite) -> None:
+    for day in range(1, 4):
+        mini_site.add(f"stories/s{day}.md", story(f"Story {day}", Date=f"2026-03-0{day}",
+                                                 Tags="agua" if day != 2 else "maíz",
+                                                 Authors="Ana"))
+    mini_site.build()
+    assert story_titles(soup(mini_site, "tag/agua/index.html")) == ["Story 3", "Story 1"]
+    assert story_titles(soup(mini_site, "author/ana/index.html")) == [
+        "Story 3", "Story 2", "Story 1"]
+    first, second = object(), object()
+    listed = StoryList([first])
+    assert first in listed and second not in listed and list(listed) == [first]

@@ -5,7 +5,7 @@ from pelican import signals
 from .fields import normalise_fields, read_story_fields
 from .fragments import install as install_fragments
 from .languages import LanguagesGenerator
-from .listing import drop_expired, pinned_first
+from .listing import drop_expired, lists_that_answer_at_once, pinned_first
 from .pagination import stable_writer
 from .strict import check_before_reading, refuse_errors
 from .urls import keep_source_path, settle_urls
@@ -32,6 +32,9 @@ def register() -> None:
     signals.article_generator_pretaxonomy.connect(drop_expired)
     # The home page's order is settled once Pelican has sorted by date.
     signals.article_generator_finalized.connect(pinned_first)
+    # Pelican asks, for every story and every tag, territory and author, whether the story
+    # is in its list: a list that answers at once.
+    signals.article_generator_finalized.connect(lists_that_answer_at_once)
     # Every context is final: nothing an address is made from changes any more, so each
     # story's and page's url and save_as are worked out once, before anything is written.
     signals.all_generators_finalized.connect(settle_urls)

@@ -51,3 +51,27 @@ def pinned_first(generator: Any) -> None:
     and author pages are built from their own lists and stay chronological.
     """
     generator.articles.sort(key=lambda story: not getattr(story, "pinned", False))
+
+
+class StoryList(list):  # type: ignore[type-arg]
+    """A tag's, territory's or author's stories, which say whether a story is among them
+    in one step. Pelican finds each one's stories in date order by asking, for every story
+    of the site, whether it is in the list: over a list, stories × tags × their length."""
+
+    def __init__(self, stories: list[Any]) -> None:
+        super().__init__(stories)
+        self._ids = frozenset(map(id, stories))
+
+    def __contains__(self, story: object) -> bool:
+        return id(story) in self._ids
+
+
+def lists_that_answer_at_once(generator: Any) -> None:
+    """article_generator_finalized handler: each tag's, territory's and author's list of
+    stories, now final, becomes a StoryList (what the pages are given as well)."""
+    generator.tags = {tag: StoryList(stories) for tag, stories in generator.tags.items()}
+    generator.categories = [(name, StoryList(stories)) for name, stories in generator.categories]
+    generator.authors = [(name, StoryList(stories)) for name, stories in generator.authors]
+    generator.context["tags"] = list(generator.tags.items())
+    generator.context["categories"] = generator.categories
+    generator.context["authors"] = generator.authors
