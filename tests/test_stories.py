@@ -65,3 +65,7 @@ def test_languages_are_named_in_themselves_unless_the_site_says_otherwise() -> N
     assert language_name("es") == "Español"
     assert language_name("quc") == "Kʼicheʼ"
     assert language_name("nah", (("nah", "Mexicano"),)) == "Mexicano"
+    # Babel's CLDR locales first, langcodes' table for the languages they lack.
+    assert language_name("es-MX") == "Español (México)"
+    assert language_name("nah") == "Nāhuatl"
+    assert language_name("zz") == "zz"

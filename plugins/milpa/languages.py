@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 import langcodes
+from babel import Locale, UnknownLocaleError, localedata
 
 
 @cache
@@ -23,8 +24,20 @@ def language_name(tag: str, overrides: tuple[tuple[str, str], ...] = ()) -> str:
     named = dict(overrides)
     if tag in named:
         return named[tag]
-    language = langcodes.Language.get(tag)
-    name = language.autonym()
+    name = _cldr_autonym(tag) or langcodes.Language.get(tag).autonym()
     if name.startswith("Unknown language"):
         return tag
     return name[:1].upper() + name[1:]
+
+
+def _cldr_autonym(tag: str) -> str | None:
+    """The autonym in Babel's CLDR data, for a language Babel has a locale for. Babel loads
+    that locale's data alone (about 1 MB), where langcodes loads every language's names
+    (about 19 MB, kept to the end of the build)."""
+    identifier = tag.replace("-", "_")
+    try:
+        if not localedata.exists(identifier):
+            return None
+        return Locale.parse(identifier).get_display_name(identifier)
+    except (ValueError, UnknownLocaleError):
+        return None

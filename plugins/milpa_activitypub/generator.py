@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from dataclasses import replace
 from itertools import chain
 from pathlib import Path
@@ -97,20 +96,23 @@ class Fediverse:
 
 
 class StoryDocument:
-    """A story's document as written this build, kept compressed (holding every story's
-    document through the build as it is would cost about 6 KB a story at the build's
-    peak), or the previous output's file; parsed only for an outbox page that is built."""
+    """Where a story's document is this build: the first of ``folders`` that has it (the
+    build's output, where it is written when it changed, then the previous output, whose
+    file has the same bytes when it did not). Read and parsed only for an outbox page that
+    is built: holding every story's document through the build would cost 1–6 KB a story
+    at the build's peak."""
 
-    def __init__(self, relative: str, data: bytes | None = None,
-                 previous: Path = Path()) -> None:
-        self.relative, self.previous = relative, previous
-        self._packed = None if data is None else zlib.compress(data, 1)
+    def __init__(self, relative: str, folders: tuple[Path, ...]) -> None:
+        self.relative, self.folders = relative, folders
 
     @property
     def document(self) -> dict[str, Any]:
-        data = (self.previous / self.relative).read_bytes() if self._packed is None else \
-            zlib.decompress(self._packed)
-        return json.loads(data)
+        for folder in self.folders:
+            try:
+                return json.loads((folder / self.relative).read_bytes())
+            except FileNotFoundError:
+                continue
+        raise FileNotFoundError(f"{self.relative} in none of {self.folders}")
 
 
 class FediverseGenerator:
@@ -233,10 +235,11 @@ class FediverseGenerator:
                 return False  # followers told since: its body's hash was never made
             return entry["updated"] == edit_time(told, lambda: entry["body"], self.moment)
 
+        previous = (self.memo.output,) if self.memo.enabled else ()
         data = self.memo.reused(relative, inputs, same_edit_time)
         if data is not None:
             keep_output(self._writer, self.output, relative, data)
-            return StoryDocument(relative, previous=self.memo.output)
+            return StoryDocument(relative, previous)
         post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
                                   kind), quote_approvers=approvers)
         built = story_object(post, urls, kind)
@@ -248,7 +251,7 @@ class FediverseGenerator:
         self.memo.record(relative, inputs, data, body=body, has_updated="updated" in built,
                          updated=updated)
         write_output(self._writer, self.output, relative, data)
-        return StoryDocument(relative, data)
+        return StoryDocument(relative, (self.output, *previous))
 
     def policy_of(self, story: Any) -> str:
         """Who may quote a story: its own Quote-Policy, else its original's, else the site's."""
