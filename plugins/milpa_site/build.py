@@ -308,12 +308,15 @@ def pelican_settings(settings: Mapping[str, Any], staging: Path, code: str) -> d
     The theme's templates are compiled once, not once per generator and build: Jinja keeps
     each one's code by its source's checksum, in a folder named after the settings (the
     content cache's) and ``code``, the site's fingerprint (theme, plugins, versions), as
-    what a template compiles to also depends on the environment the plugins set up."""
+    what a template compiles to also depends on the environment the plugins set up. Nor
+    does Jinja look at a template file's time again each time a page extends or imports it
+    (``auto_reload``): a build's templates do not change while it runs, and each build
+    (``serve``'s next one too) makes its environments anew."""
     readers = dict.fromkeys(ReusedMarkdownReader.file_extensions, ReusedMarkdownReader)
     compiled = content_cache_folder(settings) / f"templates-{code[:16]}"
     compiled.mkdir(parents=True, exist_ok=True)
     jinja = {**(settings.get("JINJA_ENVIRONMENT") or {}),
-             "bytecode_cache": FileSystemBytecodeCache(str(compiled))}
+             "bytecode_cache": FileSystemBytecodeCache(str(compiled)), "auto_reload": False}
     return {**settings, "OUTPUT_PATH": str(staging), "CACHE_CONTENT": True,
             "JINJA_ENVIRONMENT": jinja,
             "READERS": {**readers, **(settings.get("READERS") or {})},
