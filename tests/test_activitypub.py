@@ -199,6 +199,11 @@ def test_stories_are_written_by_authors_and_shared_by_site_and_territory(site: M
     assert site_items[-1]["object"] == URLS.story("quc", "agua")
     assert {i["object"] for i in outbox_items("costa_chica")} == {
         URLS.story("en", "roads"), URLS.story("es", "roads")}
+    # A share is made from the story, not its document: it says what the document says.
+    for share in site_items + outbox_items("costa_chica"):
+        shared = read(site, URLS.path_of(share["object"]))
+        assert share["published"] == shared["published"]
+        assert shared["attributedTo"] in share["cc"]
     featured = read(site, "ap/featured/stories")
     assert featured["orderedItems"] == [URLS.story("quc", "agua")]
     assert read(site, "ap/featured/tomas_xolo")["totalItems"] == 0

@@ -306,6 +306,11 @@ def create_activity(story: dict[str, Any], urls: ApUrls, lang: str, slug: str
     }
 
 
+def shared_story(story_id: str, published: datetime, attributed_to: str) -> dict[str, Any]:
+    """What an ``Announce`` takes of a story's document (``story_object``)."""
+    return {"id": story_id, "published": _iso(published), "attributedTo": attributed_to}
+
+
 def announce_activity(actor_name: str, story: dict[str, Any], urls: ApUrls, lang: str,
                       slug: str) -> dict[str, Any]:
     """How a site or territory actor shares a story that an author wrote (FEP-1b12)."""

@@ -18,6 +18,7 @@ from milpa.activitypub import (
     ordered_collection,
     page_ranges,
     paged_collection,
+    shared_story,
     story_object,
     to_json,
     without_context,
@@ -305,11 +306,16 @@ class FediverseGenerator:
 
     def activity(self, actor: Actor, story: Any, wrote: bool,
                  documents: dict[int, StoryDocument]) -> dict[str, Any]:
-        """A story in an actor's outbox: its Create if the actor wrote it, else a share."""
-        urls, document = self.fediverse.urls, documents[id(story)].document
+        """A story in an actor's outbox: its Create if the actor wrote it, else a share.
+        A share names the story, its author and its date, taken from the story: its
+        document is read only for its author's outbox."""
+        urls = self.fediverse.urls
         if wrote:
-            return create_activity(document, urls, story.lang, story.ap_slug)
-        return announce_activity(actor.name, document, urls, story.lang, story.ap_slug)
+            return create_activity(documents[id(story)].document, urls, story.lang,
+                                   story.ap_slug)
+        shared = shared_story(story.ap_id, story.date,
+                              urls.actor(self.fediverse.writer_of(story).name))
+        return announce_activity(actor.name, shared, urls, story.lang, story.ap_slug)
 
     def write_discovery(self) -> None:
         base = self.fediverse.base

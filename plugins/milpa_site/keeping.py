@@ -82,6 +82,8 @@ class KeepingWriter(StableWriter):
         self._folders: set[str] = set()
         self._root = os.path.join(os.path.abspath(output_path), "")
         self._previous = os.fspath(self.previous)
+        # A first build (no previous output) looks nothing up in it.
+        self._has_previous = os.path.isdir(self._previous)
         self.fingerprints: dict[str, str] = {}  # relative path → what its page was made of
         # Pages whose text is the previous output's, its bytes checked by the memo.
         self.as_before: set[str] = set()
@@ -127,7 +129,7 @@ class KeepingWriter(StableWriter):
         if relative in self.as_before:  # the memo read these very bytes from it
             self.as_before.discard(relative)
             return
-        if _same_file(os.path.join(self._previous, relative), data):
+        if self._has_previous and _same_file(os.path.join(self._previous, relative), data):
             return
         target = self._target(relative)
         self._folder_for(target)
@@ -146,7 +148,8 @@ class KeepingWriter(StableWriter):
         previous = os.path.join(self._previous, relative)
         self.produced[relative] = source.stat().st_size
         try:
-            if os.path.isfile(previous) and filecmp.cmp(previous, source, shallow=False):
+            if self._has_previous and os.path.isfile(previous) and \
+                    filecmp.cmp(previous, source, shallow=False):
                 return
         except OSError:
             pass
