@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 import langcodes
-from babel import Locale, UnknownLocaleError, localedata
+from babel import Locale, localedata
 
 
 @cache
@@ -35,9 +35,6 @@ def _cldr_autonym(tag: str) -> str | None:
     that locale's data alone (about 1 MB), where langcodes loads every language's names
     (about 19 MB, kept to the end of the build)."""
     identifier = tag.replace("-", "_")
-    try:
-        if not localedata.exists(identifier):
-            return None
-        return Locale.parse(identifier).get_display_name(identifier)
-    except (ValueError, UnknownLocaleError):
+    if not localedata.exists(identifier):
         return None
+    return Locale.parse(identifier).get_display_name(identifier)

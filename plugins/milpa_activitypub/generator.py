@@ -16,7 +16,6 @@ from milpa.activitypub import (
     create_activity,
     object_type_for,
     ordered_collection,
-    page_ranges,
     paged_collection,
     shared_story,
     story_object,
@@ -268,14 +267,14 @@ class FediverseGenerator:
         newest = sorted(actor.stories, key=lambda story: story.date, reverse=True)
         wrote = [fediverse.writer_of(story) is actor for story in newest]
         page_size = setting(self.settings, "MILPA_OUTBOX_PAGE_SIZE")
-        pages = page_ranges(len(newest), page_size)
-        collection, *page_ids = paged_collection(
+        # Each page's shape, listing the places of its stories in ``newest``.
+        collection, *shapes = paged_collection(
             urls.outbox(name), lambda number: urls.outbox_page(name, number),
-            [None] * len(newest), page_size)
+            list(range(len(newest))), page_size)
         self.write(collection["id"], to_json(collection))
-        for shape, indexes in zip(page_ids, pages, strict=True):
+        for shape in shapes:
             # A page is its place and its stories' documents: reused when they are.
-            relative = urls.path_of(shape["id"])
+            relative, indexes = urls.path_of(shape["id"]), shape["orderedItems"]
             shas = [self.memo.sha_of(documents[id(newest[i])].relative) for i in indexes]
             inputs = None if None in shas else self.memo.inputs(
                 {**shape, "orderedItems": None}, name,

@@ -64,11 +64,11 @@ class _Memoized:
 
 
 class KeepingWriter(StableWriter):
-    """Milpa's Writer (stable listings) that writes into the shadow folder only what differs from
-    ``previous``, and remembers every file the build produced (``produced``: relative
-    path → size) and which of them it wrote (``changed``). With a ``memo``, pages whose
-    fingerprint did not change are not rendered again. A folder is made in the shadow only
-    for a file written there: most pages of a rebuild are not."""
+    """Milpa's Writer (stable listings) that writes into the shadow folder only what
+    differs from ``previous``, and remembers every file the build produced (``produced``:
+    relative path → size) and which of them it wrote (``changed``). With a ``memo``, pages
+    whose fingerprint did not change are not rendered again. A folder is made in the shadow
+    only for a file written there: most pages of a rebuild are not."""
 
     previous: Path
     memo: RenderMemo | None

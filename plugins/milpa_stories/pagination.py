@@ -46,9 +46,8 @@ class StablePage(Page):
         self._oldest_place = oldest_place
         self._newer = None if number == FRONT else (
             number + 1 if number < paginator.num_pages else FRONT)
-        self._older = (paginator.num_pages if number == FRONT else number - 1) or None
-        if self._older == FRONT:  # the oldest sheet
-            self._older = None
+        older = paginator.num_pages if number == FRONT else number - 1
+        self._older = older if older > FRONT else None  # None: the oldest page
         # How many stories the whole listing has: only the front page changes with it.
         self.total: int | None = paginator.count if number == FRONT else None
 
