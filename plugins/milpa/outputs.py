@@ -48,6 +48,14 @@ def copy_output(writer: Any, folder: Path, relative: str, source: Path) -> None:
     shutil.copyfile(source, _new_file(folder, relative))
 
 
+def settle_output(writer: Any) -> None:
+    """Every file handed to ``writer`` so far is on disk (the build's writes them in the
+    background), before any is read back."""
+    settling = getattr(writer, "settle_writes", None)
+    if settling is not None:
+        settling()
+
+
 def _new_file(folder: Path, relative: str) -> Path:
     """Where a writer without the build's keeping writes ``relative`` (plain ``pelican``)."""
     target = folder / relative

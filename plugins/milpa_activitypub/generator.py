@@ -33,7 +33,7 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
-from milpa.outputs import OutputMemo, copy_output, keep_output, write_output
+from milpa.outputs import OutputMemo, copy_output, keep_output, settle_output, write_output
 from milpa.quotes import quote_approval, quote_policy
 from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
@@ -207,6 +207,7 @@ class FediverseGenerator:
         # One document per story (its Create and replies are parts of it), built once per
         # build, or not at all when the memo has it.
         documents = {id(story): self.write_story(story) for story in fediverse.site.stories}
+        settle_output(writer)  # the outboxes read the documents back
         for actor in fediverse.actors:
             self.write_actor(actor, documents)
         self.write_discovery()

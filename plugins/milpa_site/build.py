@@ -44,7 +44,7 @@ from milpa_stories.urls import ARTICLE_LISTS, PAGE_LISTS
 
 from .finishing import strip_copied_media
 from .gone import taken_down, write_gone_site
-from .keeping import KeepingWriter, apply, keeping_writer, settle, shadow_files
+from .keeping import KeepingWriter, apply, keeping_writer, settle, shadow_files, writing_behind
 from .markdown_reader import ReusedMarkdownReader
 from .memo import RenderMemo, site_fingerprint
 
@@ -349,16 +349,19 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     content = Path(settings["PATH"])
     writer = keeping_writer(Path(settings["OUTPUT_PATH"]), memo)
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
-          _leaving_out(excluded, errors) as run, _quiet_pelican(), writing_with(writer)):
+          _leaving_out(excluded, errors) as run, _quiet_pelican(), writing_with(writer),
+          writing_behind(writer)):
         runner = Pelican(pelican_settings(settings, staging, memo.site))
         missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
             raise BuildFailed([*errors.messages, f"{missing} plugin(s) did not register"],
                               logged=bool(errors.messages))
         runner.run()
+    made = writer.made[-1]
+    made.settle_writes()
     if errors.site_wide:
         raise BuildFailed(errors.messages, logged=True)
-    return errors, counts, run, writer.made[-1]
+    return errors, counts, run, made
 
 
 def build(settings: dict[str, Any]) -> BuildSummary:
