@@ -1,21 +1,21 @@
-"""The build writes its files from a thread of its own while it renders the next pages.
+"""The build's files are written by a process of its own while it renders the next pages.
 
-Each test here holds every write back until the build asks for them to be settled, the
-latest the thread could ever be: what is read back, copied over by Pelican itself or
+Most tests here hold every write back until the build asks for them to be settled, the
+latest the process could ever be: what is read back, copied over by Pelican itself or
 written twice must come out as it does when each file is written at once.
 """
 
 from __future__ import annotations
 
-import errno
-import sys
-import threading
-from collections.abc import Callable
+import os
+import signal
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
+from pelican import signals
 
-from milpa_site import keeping
+from milpa_site import keeping, writing
 from milpa_site.build import BuildFailed
 from milpa_site.keeping import keeping_writer
 
@@ -23,29 +23,49 @@ from .conftest import MiniSite, story
 from .test_incremental import full_build, stamps, tree
 
 
-class _HeldUntilSettled(keeping._WrittenInTurn):
-    """Writes nothing until asked to settle or stop."""
+class _HeldUntilSettled(writing.WritingProcess):
+    """Hands nothing over until asked what was written (to settle, or to stop)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.held: list[Callable[[], None]] = []
+        self.held: list[tuple[Any, ...]] = []
 
-    def put(self, write: Callable[[], None]) -> None:
-        self.held.append(write)
+    def _send(self, *frame: Any) -> None:
+        if frame[0] == writing._SETTLE:
+            super()._send(*frame)
+        else:
+            self.held.append(frame)
 
-    def settle(self) -> None:
+    def _collect(self) -> None:
         while self.held:
-            self.held.pop(0)()
-        super().settle()
+            super()._send(*self.held.pop(0))
+        super()._collect()
 
     def stop(self) -> None:
-        self.settle()
+        self._collect()  # the process may not have started yet
+        super().stop()
+
+
+class _Recorded(writing.WritingProcess):
+    made: ClassVar[list[writing.WritingProcess]] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made.append(self)
 
 
 @pytest.fixture
 def held_writes(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    monkeypatch.setattr(keeping, "_WrittenInTurn", _HeldUntilSettled)
+    monkeypatch.setattr(keeping, "WritingProcess", _HeldUntilSettled)
     return monkeypatch
+
+
+@pytest.fixture
+def processes(monkeypatch: pytest.MonkeyPatch) -> list[writing.WritingProcess]:
+    made: list[writing.WritingProcess] = []
+    monkeypatch.setattr(_Recorded, "made", made)
+    monkeypatch.setattr(keeping, "WritingProcess", _Recorded)
+    return made
 
 
 def some_stories(site: MiniSite) -> None:
@@ -79,36 +99,42 @@ def test_a_file_copied_over_a_generated_one_is_copied_after_it_is_written(
 
 
 def test_a_write_that_fails_fails_the_build_and_keeps_the_output(
-        mini_site: MiniSite, monkeypatch: pytest.MonkeyPatch) -> None:
+        mini_site: MiniSite, processes) -> None:
     some_stories(mini_site)
     mini_site.build()
     before = stamps(mini_site.output)
-    write_file = keeping._write_file
-
-    def disk_full_for_stories(path: str, data: bytes) -> None:
-        if "/stories/" in path:
-            raise OSError(errno.ENOSPC, "No space left on device", path)
-        write_file(path, data)
-
-    monkeypatch.setattr(keeping, "_write_file", disk_full_for_stories)
+    # A page saved where a new story's folder is: the system refuses to write it.
     mini_site.add("stories/new.md", story("New", Date="2026-05-20"))
-    with pytest.raises(BuildFailed, match="No space left on device"):
+    mini_site.add("pages/clash.md", "Title: Clash\nSave_As: stories/new\n\nText.\n")
+    with pytest.raises(BuildFailed, match=r"Is a directory: .*stories/new"):
         mini_site.build()
     assert stamps(mini_site.output) == before
-    assert not [t for t in threading.enumerate() if t.name == "milpa-writes"]
+    assert [process.process.returncode for process in processes[1:]] == [0]
 
 
-def test_the_writing_thread_ends_and_the_interpreter_turn_is_restored(
-        mini_site: MiniSite) -> None:
+def test_a_writing_process_that_dies_fails_the_build_and_keeps_the_output(
+        mini_site: MiniSite, processes) -> None:
     some_stories(mini_site)
-    turn = sys.getswitchinterval()
-    sys.setswitchinterval(0.004)  # not Python's default, which a careless build might set
+    mini_site.build()
+    before = stamps(mini_site.output)
+
+    def kill_the_writing_process(*_: Any, **__: Any) -> None:
+        os.kill(processes[-1].process.pid, signal.SIGKILL)
+
+    mini_site.add("stories/new.md", story("New", Date="2026-05-20"))
+    signals.article_writer_finalized.connect(kill_the_writing_process)
     try:
-        mini_site.build()
-        assert sys.getswitchinterval() == 0.004
+        with pytest.raises(BuildFailed, match="the process writing the output ended"):
+            mini_site.build()
     finally:
-        sys.setswitchinterval(turn)
-    assert not [t for t in threading.enumerate() if t.name == "milpa-writes"]
+        signals.article_writer_finalized.disconnect(kill_the_writing_process)
+    assert stamps(mini_site.output) == before
+
+
+def test_the_writing_process_ends_with_the_build(mini_site: MiniSite, processes) -> None:
+    some_stories(mini_site)
+    mini_site.build()
+    assert [process.process.returncode for process in processes] == [0]
 
 
 def test_files_are_written_in_the_order_they_were_handed_over(tmp_path: Path) -> None:

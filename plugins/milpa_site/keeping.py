@@ -8,10 +8,9 @@ version (``os.replace``: a reader sees the old file or the new one, never half o
 removes the files this build no longer produced (deleted or expired stories). A failed
 build leaves the shadow behind to be deleted and the previous output untouched.
 
-Files are written by a thread of their own, in the order they were handed over, while
-the build renders the next pages: making a file and its folder costs the system 0.1–1 ms
-on the disks measured, a good part of what rendering the page costs. Whatever reads back
-a file the writer was given settles the writes first (``settle_writes``).
+Files are written by a process of their own while the build renders the next pages
+(``milpa_site.writing``). Whatever reads back a file the writer was given settles the
+writes first (``settle_writes``).
 """
 
 from __future__ import annotations
@@ -21,13 +20,9 @@ import io
 import logging
 import os
 import posixpath
-import queue
 import shutil
-import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,57 +32,9 @@ from pelican.utils import sanitised_join
 from milpa_stories.pagination import StableWriter
 
 from .memo import RenderMemo
+from .writing import WritingProcess
 
 logger = logging.getLogger(__name__)
-
-# How long the thread that renders may keep the interpreter while the writing thread waits
-# for it (Python's default: 5 ms). Writing a file is a few system calls, and after each one
-# the writing thread needs the interpreter back: with 5 ms turns it would spend most of the
-# build waiting, and its files would be written only while the renderer waits for it.
-WRITER_TURN = 0.0002
-# Pages rendered but not yet written, at most (about 10 KB each).
-WRITES_AHEAD = 128
-
-
-class _WrittenInTurn:
-    """Writes done one after the other, in the order they were handed over, by a thread
-    of their own. After a failure nothing more is written; ``settle`` raises it."""
-
-    def __init__(self) -> None:
-        self._writes: queue.Queue[Callable[[], None] | None] = queue.Queue(WRITES_AHEAD)
-        self._thread: threading.Thread | None = None
-        self._failure: Exception | None = None
-
-    def put(self, write: Callable[[], None]) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="milpa-writes", daemon=True)
-            self._thread.start()
-        self._writes.put(write)
-
-    def _run(self) -> None:
-        while (write := self._writes.get()) is not None:
-            try:
-                if self._failure is None:
-                    write()
-            except Exception as failure:
-                self._failure = failure
-            finally:
-                self._writes.task_done()
-        self._writes.task_done()
-
-    def settle(self) -> None:
-        """Wait until everything handed over so far is written; raise what failed."""
-        self._writes.join()
-        if self._failure is not None:
-            raise self._failure
-
-    def stop(self) -> None:
-        """Write what is left, then end the thread (``settle`` still says what failed)."""
-        if self._thread is not None:
-            self._writes.put(None)
-            self._thread.join()
-            self._thread = None
-
 
 class _Settled(io.StringIO):
     """What Pelican writes to one file, kept in memory until it is closed."""
@@ -137,7 +84,6 @@ class KeepingWriter(StableWriter):
         super().__init__(output_path, settings=settings)
         self.shadow = Path(output_path)
         self.produced: dict[str, int] = {}
-        self.changed: set[str] = set()
         self._folders: set[str] = set()
         self._root = os.path.join(os.path.abspath(output_path), "")
         self._previous = os.fspath(self.previous)
@@ -146,8 +92,13 @@ class KeepingWriter(StableWriter):
         self.fingerprints: dict[str, str] = {}  # relative path → what its page was made of
         # Pages whose text is the previous output's, its bytes checked by the memo.
         self.as_before: set[str] = set()
-        self._in_turn = _WrittenInTurn()
+        self._writing = WritingProcess()
         self.made.append(self)
+
+    @property
+    def changed(self) -> set[str]:
+        """The files written to the shadow, once the writes are settled."""
+        return set(self._writing.changed)
 
     def template_for(self, template: Any) -> Any:
         return template if self.memo is None else _Memoized(template, self, self.memo)
@@ -190,21 +141,18 @@ class KeepingWriter(StableWriter):
         if relative in self.as_before:  # the memo read these very bytes from it
             self.as_before.discard(relative)
             return
-        self._in_turn.put(partial(self._write, relative, self._target(relative), data))
+        self._writing.write(relative, self._target(relative), self._previous_of(relative),
+                            data)
 
-    def _write(self, relative: str, target: str, data: bytes) -> None:
-        if self._has_previous and _same_file(os.path.join(self._previous, relative), data):
-            return
-        self._folder_for(target)
-        _write_file(target, data)
-        self.changed.add(relative)
+    def _previous_of(self, relative: str) -> str | None:
+        return os.path.join(self._previous, relative) if self._has_previous else None
 
     def settle_writes(self) -> None:
         """Wait until every file handed to the writer is written; raise what failed."""
-        self._in_turn.settle()
+        self._writing.settle()
 
     def stop_writing(self) -> None:
-        self._in_turn.stop()
+        self._writing.stop()
 
     def keep(self, relative: str, size: int) -> None:
         """The file ``relative`` stays the previous output's, whose bytes a memo has just
@@ -215,41 +163,7 @@ class KeepingWriter(StableWriter):
         """``source`` copied as the file ``relative``, only if the previous output differs."""
         target = self._target(relative)  # refuses a path that leaves the output
         self.produced[relative] = source.stat().st_size
-        self._in_turn.put(partial(self._copy, relative, target, source))
-
-    def _copy(self, relative: str, target: str, source: Path) -> None:
-        previous = os.path.join(self._previous, relative)
-        try:
-            if self._has_previous and os.path.isfile(previous) and \
-                    filecmp.cmp(previous, source, shallow=False):
-                return
-        except OSError:
-            pass
-        self._folder_for(target)
-        shutil.copyfile(source, target)
-        self.changed.add(relative)
-
-
-def _write_file(path: str, data: bytes) -> None:
-    """``data`` as the file at ``path``, in as few system calls as it takes."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view):]
-    finally:
-        os.close(descriptor)
-
-
-def _same_file(path: str, data: bytes) -> bool:
-    """Whether the file at ``path`` holds exactly ``data``."""
-    try:
-        with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size != len(data):
-                return False
-            return handle.read() == data
-    except OSError:  # not there before (or not a file): write it
-        return False
+        self._writing.copy(relative, target, self._previous_of(relative), os.fspath(source))
 
 
 def keeping_writer(previous: Path, memo: RenderMemo | None) -> type[KeepingWriter]:
@@ -260,11 +174,10 @@ def keeping_writer(previous: Path, memo: RenderMemo | None) -> type[KeepingWrite
 
 @contextmanager
 def writing_behind(writer: type[KeepingWriter]) -> Iterator[None]:
-    """While Pelican runs with ``writer``: its writing thread gets the interpreter back
-    promptly (``WRITER_TURN``), and Pelican's static generator, which copies files into
-    the output by itself, starts once every file handed to the writer is written, as it
-    would without the thread. Afterwards the thread has written everything and ended; the
-    writer's ``settle_writes`` says whether all went well."""
+    """While Pelican runs with ``writer``: Pelican's static generator, which copies files
+    into the output by itself, starts once every file handed to the writer is written, as
+    it would if each were written at once. Afterwards the writing process has written
+    everything and ended; the writer's ``settle_writes`` says whether all went well."""
 
     def settled_first(generator: Any) -> None:
         copy = generator.generate_output
@@ -276,14 +189,11 @@ def writing_behind(writer: type[KeepingWriter]) -> Iterator[None]:
 
         generator.generate_output = generate_output
 
-    turn = sys.getswitchinterval()
-    sys.setswitchinterval(WRITER_TURN)
     signals.static_generator_init.connect(settled_first)
     try:
         yield
     finally:
         signals.static_generator_init.disconnect(settled_first)
-        sys.setswitchinterval(turn)
         for made in writer.made:
             made.stop_writing()
 
