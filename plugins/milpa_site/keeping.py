@@ -36,6 +36,7 @@ from .writing import WritingProcess
 
 logger = logging.getLogger(__name__)
 
+
 class _Settled(io.StringIO):
     """What Pelican writes to one file, kept in memory until it is closed."""
 
@@ -84,7 +85,6 @@ class KeepingWriter(StableWriter):
         super().__init__(output_path, settings=settings)
         self.shadow = Path(output_path)
         self.produced: dict[str, int] = {}
-        self._folders: set[str] = set()
         self._root = os.path.join(os.path.abspath(output_path), "")
         self._previous = os.fspath(self.previous)
         # A first build (no previous output) looks nothing up in it.
@@ -109,7 +109,8 @@ class KeepingWriter(StableWriter):
     def _open_w(self, filename: str, encoding: str, override: bool = False) -> Any:
         if filename in self._written_files:  # Pelican's own rules for a second write
             self.settle_writes()  # over the first, written by now
-            self._folder_for(filename)
+            # Rare: its folder is made here when the first write was the previous bytes.
+            os.makedirs(os.path.dirname(filename), exist_ok=True)
             return super()._open_w(filename, encoding, override)
         if override:
             self._overridden_files.add(filename)
@@ -123,12 +124,6 @@ class KeepingWriter(StableWriter):
     def _target(self, relative: str) -> str:
         """Where ``relative`` goes in the shadow (Pelican refuses a path that leaves it)."""
         return sanitised_join(str(self.shadow), relative)
-
-    def _folder_for(self, target: str) -> None:
-        folder = os.path.dirname(target)
-        if folder not in self._folders:
-            os.makedirs(folder, exist_ok=True)
-            self._folders.add(folder)
 
     def write_bytes(self, relative: str, data: bytes) -> None:
         """``data`` as the file ``relative``, written only if the previous output differs."""
