@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
+import io
+import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +159,41 @@ def test_a_hand_edited_output_file_is_rendered_again(mini_site: MiniSite) -> Non
     page.write_text("defaced", encoding="utf-8")
     assert_same_as_full_build(mini_site, "restored")
     assert "Story 4" in page.read_text(encoding="utf-8")
+
+
+def test_a_rebuild_reads_no_kept_file_back_and_each_source_once(
+        mini_site: MiniSite, monkeypatch) -> None:
+    two_pages_of_stories(mini_site)
+    mini_site.build()
+    opened: list[str] = []
+    real_open = io.open
+
+    def open_spy(file: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(os.fspath(file) if isinstance(file, str | Path) else "")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", open_spy)
+    monkeypatch.setattr(builtins, "open", open_spy)
+    mini_site.build()
+    # Pages, documents and feeds are known unchanged by their stamps, not read again.
+    assert [path for path in opened if path.startswith(str(mini_site.output))] == []
+    # Each source is read for the check and for Pelican's content cache: once each.
+    sources = Counter(path for path in opened if path.endswith(".md"))
+    assert sorted(sources.values()) == [2] * 24
+
+
+def test_an_output_file_replaced_with_its_stamp_forged_is_built_again(
+        mini_site: MiniSite) -> None:
+    two_pages_of_stories(mini_site)
+    mini_site.build()
+    for relative in ("stories/s4/index.html", "ap/objects/es/s9", "feeds/all.atom.xml"):
+        page = mini_site.output / relative
+        before = page.stat()
+        forged = page.with_name("forged")  # same size and time, another file
+        forged.write_bytes(b"x" * before.st_size)
+        os.utime(forged, ns=(before.st_atime_ns, before.st_mtime_ns))
+        forged.replace(page)
+    assert_same_as_full_build(mini_site, "restored")
 
 
 def test_rebuilds_after_theme_reply_reaction_follower_and_translation_match_full_builds(

@@ -74,7 +74,7 @@ def test_the_next_build_parses_only_template_files_whose_source_changed(
         tmp_path: Path, monkeypatch) -> None:
     memo, env = memo_and_environment(tmp_path, TEMPLATES)
     memo.variables(env.get_template("article.html"))
-    memo.save({})
+    memo.save({}, {})
     parsed = parsed_templates(monkeypatch)
     again, env = memo_and_environment(tmp_path, TEMPLATES)
     assert again.variables(env.get_template("article.html")) == {"SITENAME", "FOOTER", "article"}

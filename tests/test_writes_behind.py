@@ -96,6 +96,10 @@ def test_a_file_copied_over_a_generated_one_is_copied_after_it_is_written(
     assert mini_site.read(".well-known/host-meta") == "<XRD>our own</XRD>"
     held_writes.undo()
     assert tree(mini_site.output) == full_build(mini_site, "at-once", EXTRA_PATH_METADATA=own)
+    # Without it, the generated one is back: the copy had changed the file written first.
+    (mini_site.content / "extra/host-meta").unlink()
+    mini_site.build()
+    assert tree(mini_site.output) == full_build(mini_site, "generated")
 
 
 def test_a_write_that_fails_fails_the_build_and_keeps_the_output(

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,6 @@ def write_output(writer: Any, folder: Path, relative: str, data: bytes) -> None:
         keeping(relative, data)
         return
     _new_file(folder, relative).write_bytes(data)
-
-
-def keep_output(writer: Any, folder: Path, relative: str, data: bytes) -> None:
-    """``data``, which ``OutputMemo.reused`` found to be the previous output's bytes of
-    ``relative``: the build's writer keeps that file as it is."""
-    keeping = getattr(writer, "keep", None)
-    if keeping is not None:
-        keeping(relative, len(data))
-        return
-    write_output(writer, folder, relative, data)
 
 
 def copy_output(writer: Any, folder: Path, relative: str, source: Path) -> None:
@@ -56,6 +46,34 @@ def settle_output(writer: Any) -> None:
         settling()
 
 
+def file_stamp(path: str) -> list[int] | None:
+    """What says a file was not touched since: its size, modification time and inode (a
+    file replaced or written again has another), or None if it is not there."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return [status.st_size, status.st_mtime_ns, status.st_ino]
+
+
+def unchanged_file(path: str, sha: str | None, stamp: list[int] | None
+                   ) -> list[int] | None:
+    """The stamp of the file ``path`` if it still has the bytes whose digest is ``sha``:
+    known without reading it when its stamp is ``stamp``, the one taken after they were
+    written; else it is read."""
+    found = file_stamp(path)
+    if found is None or sha is None:
+        return None
+    if found == stamp:
+        return found
+    try:
+        with open(path, "rb") as handle:
+            same = hashlib.sha256(handle.read()).hexdigest() == sha
+    except OSError:
+        return None
+    return found if same else None
+
+
 def _new_file(folder: Path, relative: str) -> Path:
     """Where a writer without the build's keeping writes ``relative`` (plain ``pelican``)."""
     target = folder / relative
@@ -67,11 +85,12 @@ class OutputMemo:
     """Built files whose inputs did not change, taken from the previous output.
 
     Only with ``publish.py build``, whose writer keeps the previous output and has a page
-    memo (``milpa_site.memo``): a file is reused when the digest of what it is built from
+    memo (``milpa_site.memo``): a file is kept when the digest of what it is built from
     (``inputs``: the page memo's digests of the stories in it, and every other value it is
     made of; the site's code is in each) is the one an earlier build recorded for it, and
-    the previous output's file still has the bytes recorded then. Anything else is built,
-    so a rebuild stays byte-identical to a full build. Plain ``pelican`` builds everything.
+    the previous output's file still has the bytes recorded then (``unchanged_file``).
+    Anything else is built, so a rebuild stays byte-identical to a full build. Plain
+    ``pelican`` builds everything.
     """
 
     def __init__(self, writer: Any, name: str, unmemoizable: type[Exception]) -> None:
@@ -85,7 +104,8 @@ class OutputMemo:
         self.now: dict[str, dict[str, Any]] = {}
         if not self.enabled:
             return
-        self.pages, self.output = pages, Path(previous)
+        self.writer, self.pages, self.output = writer, pages, Path(previous)
+        pages.companions.append(self)  # stamped with the pages, once the output is in place
         self.path = Path(pages.path).with_name(f"{name}-{Path(pages.path).name}")
         try:
             stored = json.loads(self.path.read_text(encoding="utf-8"))
@@ -111,23 +131,23 @@ class OutputMemo:
         text = json.dumps([self.pages.site, self.name, *parts], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def reused(self, relative: str, inputs: str | None,
-               accept: Callable[[dict[str, Any]], bool] | None = None) -> bytes | None:
-        """The previous build's bytes of ``relative`` if they were built from ``inputs``
-        (and ``accept`` takes what was recorded with them)."""
+    def kept(self, relative: str, inputs: str | None,
+             accept: Callable[[dict[str, Any]], bool] | None = None) -> bool:
+        """Whether the previous build's file ``relative`` was built from ``inputs`` (and
+        ``accept`` takes what was recorded with it) and still has its bytes: the writer
+        then keeps it as it is."""
         entry = self.previous.get(relative)
         if inputs is None or not entry or entry.get("inputs") != inputs or \
                 (accept is not None and not accept(entry)):
-            return None
-        try:
-            data = (self.output / relative).read_bytes()
-        except OSError:
-            return None
-        if hashlib.sha256(data).hexdigest() != entry.get("sha"):
-            return None
+            return False
+        stamp = unchanged_file(os.path.join(self.output, relative), entry.get("sha"),
+                               entry.get("stamp"))
+        if stamp is None:
+            return False
         self.reuses += 1
-        self.now[relative] = entry
-        return data
+        self.now[relative] = {**entry, "stamp": stamp}
+        self.writer.keep(relative, stamp[0])
+        return True
 
     def record(self, relative: str, inputs: str | None, data: bytes, **extra: Any) -> None:
         if inputs is not None:
@@ -141,10 +161,22 @@ class OutputMemo:
 
     def save(self) -> None:
         """Written as soon as the files are: an entry whose file never reached the output
-        (a build that failed later) is not reused, as the file's bytes are checked first."""
+        (a build that failed later) is not reused, as the file's bytes are checked first.
+        Written again with the new files' stamps once they are in place (``stamp``)."""
         if not self.enabled:
             return
         logger.info("%s: %d files taken from the previous build", self.name, self.reuses)
+        self._store()
+
+    def stamp(self, stamps: Mapping[str, list[int]]) -> None:
+        """The stamps of the files this build wrote or found the same, now in place: the
+        next build knows them unchanged without reading them."""
+        for relative, entry in self.now.items():
+            if entry.get("stamp") is None:
+                entry["stamp"] = stamps.get(relative)
+        self._store()
+
+    def _store(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         temporary.write_text(json.dumps({"site": self.pages.site, "files": self.now}),

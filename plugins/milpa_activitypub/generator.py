@@ -33,7 +33,7 @@ from milpa.discovery import (
     webfinger_document,
 )
 from milpa.keys import KeyMissing, read_public_key
-from milpa.outputs import OutputMemo, copy_output, keep_output, settle_output, write_output
+from milpa.outputs import OutputMemo, copy_output, settle_output, write_output
 from milpa.quotes import quote_approval, quote_policy
 from milpa.settings import now, setting, site_url
 from milpa.state import DataStore
@@ -237,9 +237,7 @@ class FediverseGenerator:
             return entry["updated"] == edit_time(told, lambda: entry["body"], self.moment)
 
         previous = (self.memo.output,) if self.memo.enabled else ()
-        data = self.memo.reused(relative, inputs, same_edit_time)
-        if data is not None:
-            keep_output(self._writer, self.output, relative, data)
+        if self.memo.kept(relative, inputs, same_edit_time):
             return StoryDocument(relative, previous)
         post = replace(story_post(story, fediverse.base, urls.actor(writer.name), audience,
                                   kind), quote_approvers=approvers)
@@ -280,9 +278,7 @@ class FediverseGenerator:
             inputs = None if None in shas else self.memo.inputs(
                 {**shape, "orderedItems": None}, name,
                 [[wrote[i], sha] for i, sha in zip(indexes, shas, strict=True)])
-            data = self.memo.reused(relative, inputs)
-            if data is not None:
-                keep_output(self._writer, self.output, relative, data)
+            if self.memo.kept(relative, inputs):
                 continue
             items = [without_context(self.activity(actor, newest[i], wrote[i], documents))
                      for i in indexes]

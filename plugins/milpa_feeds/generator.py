@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from milpa.feeds import FeedItem, FeedSpec, atom_feed, rss_feed
-from milpa.outputs import OutputMemo, keep_output, write_output
+from milpa.outputs import OutputMemo, write_output
 from milpa.settings import setting, site_url
 from milpa_site.memo import Unmemoizable
 
@@ -74,9 +74,7 @@ class FeedsGenerator:
                     setting(self.settings, "MILPA_WEBSUB_HUB")])
             spec: FeedSpec | None = None
             for path, build in ((feed.atom, atom_feed), (feed.rss, rss_feed)):
-                document = memo.reused(path, inputs)
-                if document is not None:
-                    keep_output(writer, self.output, path, document)
+                if memo.kept(path, inputs):
                     continue
                 spec = spec or self.spec(feed)
                 document = build(spec)

@@ -299,6 +299,30 @@ def check_cache(settings: Mapping[str, Any]) -> CheckCache:
                                _stable(settings.get("SLUG_REGEX_SUBSTITUTIONS"))])
 
 
+def _no_stamp(_path: str) -> bytes:
+    return b""
+
+
+@contextmanager
+def _stamping_sources_once() -> Iterator[None]:
+    """Pelican stamps each source (reads and hashes it) for its generators' own content
+    cache even when that cache is off, as it is here (``CONTENT_CACHING_LAYER``: the
+    reader's): twice more than the reader's cache needs. A generator whose cache is off is
+    given a stamp that costs nothing; it is compared with nothing."""
+
+    def once(generator: Any) -> None:
+        if generator.settings["CONTENT_CACHING_LAYER"] != "generator":
+            generator._filestamp_func = _no_stamp
+
+    for signal in (signals.article_generator_init, signals.page_generator_init):
+        signal.connect(once)
+    try:
+        yield
+    finally:
+        for signal in (signals.article_generator_init, signals.page_generator_init):
+            signal.disconnect(once)
+
+
 def pelican_settings(settings: Mapping[str, Any], staging: Path, code: str) -> dict[str, Any]:
     """The settings Pelican runs with: into ``staging``, with its reader-level content
     cache (parsed Markdown and metadata per source, reused while the source's bytes are
@@ -350,7 +374,7 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     writer = keeping_writer(Path(settings["OUTPUT_PATH"]), memo)
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
           _leaving_out(excluded, errors) as run, _quiet_pelican(), writing_with(writer),
-          writing_behind(writer)):
+          writing_behind(writer), _stamping_sources_once()):
         runner = Pelican(pelican_settings(settings, staging, memo.site))
         missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
@@ -433,7 +457,7 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     produced, written = settle(staging, final, writer, written)
     changed_feeds = _changed_feeds(written)
     apply(staging, final, produced, written)
-    memo.save(produced)
+    memo.save(produced, writer.stamps)
     renditions = sum(1 for path in produced if path.startswith(f"{media}/")
                      and path.endswith((".avif", ".webp", ".jpg"))
                      and "/" not in path[len(media) + 1:])

@@ -50,26 +50,6 @@ class _Settled(io.StringIO):
         super().close()
 
 
-class _Memoized:
-    """A template that gives the previous build's text of a page whose fingerprint is the
-    one that text was rendered from."""
-
-    def __init__(self, template: Any, writer: KeepingWriter, memo: RenderMemo) -> None:
-        self.template, self.writer, self.memo = template, writer, memo
-
-    def render(self, context: dict[str, Any]) -> str:
-        fingerprint = self.memo.fingerprint(self.template, context)
-        if fingerprint is not None:
-            relative = posixpath.normpath(context["output_file"])
-            self.writer.fingerprints[relative] = fingerprint
-            text = self.memo.reused(relative, fingerprint, self.writer.previous)
-            if text is not None:
-                self.memo.reuses += 1
-                self.writer.as_before.add(relative)
-                return text
-        return self.template.render(context)
-
-
 class KeepingWriter(StableWriter):
     """Milpa's Writer (stable listings) that writes into the shadow folder only what
     differs from ``previous``, and remembers every file the build produced (``produced``:
@@ -90,8 +70,6 @@ class KeepingWriter(StableWriter):
         # A first build (no previous output) looks nothing up in it.
         self._has_previous = os.path.isdir(self._previous)
         self.fingerprints: dict[str, str] = {}  # relative path → what its page was made of
-        # Pages whose text is the previous output's, its bytes checked by the memo.
-        self.as_before: set[str] = set()
         self._writing = WritingProcess()
         self.made.append(self)
 
@@ -100,8 +78,32 @@ class KeepingWriter(StableWriter):
         """The files written to the shadow, once the writes are settled."""
         return set(self._writing.changed)
 
-    def template_for(self, template: Any) -> Any:
-        return template if self.memo is None else _Memoized(template, self, self.memo)
+    @property
+    def stamps(self) -> dict[str, list[int]]:
+        """The stamp of each file given as bytes, once the writes are settled."""
+        return self._writing.stamps
+
+    def write_rendered(self, template: Any, localcontext: dict[str, Any], path: str,
+                       override: bool) -> None:
+        """A page whose fingerprint is the one the previous output's file was rendered
+        from, that file unchanged since, is kept as it is: not rendered again."""
+        fingerprint = None if self.memo is None or path in self._written_files else \
+            self.memo.fingerprint(template, localcontext)
+        if fingerprint is not None:
+            relative = posixpath.normpath(localcontext["output_file"])
+            size = self.memo.kept(relative, fingerprint, self._previous)
+            if size is not None:
+                self._claim(path, override)  # a second write over it follows Pelican's rules
+                self.produced[relative] = size
+                return
+            self.fingerprints[relative] = fingerprint
+        super().write_rendered(template, localcontext, path, override)
+
+    def _claim(self, filename: str, override: bool) -> None:
+        """``filename`` is written by this build (Pelican's record of it)."""
+        if override:
+            self._overridden_files.add(filename)
+        self._written_files.add(filename)
 
     def make_folder(self, path: str) -> None:
         """Nothing yet: ``_open_w`` makes it for a file written to the shadow."""
@@ -112,9 +114,7 @@ class KeepingWriter(StableWriter):
             # Rare: its folder is made here when the first write was the previous bytes.
             os.makedirs(os.path.dirname(filename), exist_ok=True)
             return super()._open_w(filename, encoding, override)
-        if override:
-            self._overridden_files.add(filename)
-        self._written_files.add(filename)
+        self._claim(filename, override)
         if filename.startswith(self._root):
             relative = filename[len(self._root):].replace(os.sep, "/")
         else:
@@ -133,9 +133,6 @@ class KeepingWriter(StableWriter):
         fingerprint = self.fingerprints.pop(relative, None)
         if fingerprint is not None and self.memo is not None:
             self.memo.record(relative, fingerprint, data)
-        if relative in self.as_before:  # the memo read these very bytes from it
-            self.as_before.discard(relative)
-            return
         self._writing.write(relative, self._target(relative), self._previous_of(relative),
                             data)
 

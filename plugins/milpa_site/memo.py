@@ -42,6 +42,8 @@ from pelican.contents import Content
 from pelican.paginator import Page, Paginator
 from pelican.urlwrappers import URLWrapper
 
+from milpa.outputs import unchanged_file
+
 logger = logging.getLogger(__name__)
 
 # Attributes of a content object that are not its own: the whole site's context (the
@@ -323,6 +325,9 @@ class RenderMemo:
         self.previous: dict[str, list[str]] = {}
         self.now: dict[str, list[str]] = {}
         self.reuses = 0
+        # Memos of other files built with these pages (``milpa.outputs.OutputMemo``),
+        # saved with the stamps of their files too.
+        self.companions: list[Any] = []
         # Template file's source digest → [its own names, the templates it uses], or None
         # if it reaches whole lists: kept from build to build, as parsing is slow.
         self.analysed: dict[str, list[list[str]] | None] = {}
@@ -427,26 +432,29 @@ class RenderMemo:
             return None
         return _sha("\0".join(parts))
 
-    def reused(self, relative: str, fingerprint: str, previous_output: Path) -> str | None:
-        """The previous build's text of ``relative`` if it was rendered from
-        ``fingerprint`` and still has the bytes recorded."""
+    def kept(self, relative: str, fingerprint: str, previous_output: str) -> int | None:
+        """The size of the previous build's file ``relative`` if it was rendered from
+        ``fingerprint`` and still has the bytes recorded: it is kept as it is."""
         recorded = self.previous.pop(relative, None)  # asked once: not kept after
         if not recorded or recorded[0] != fingerprint:
             return None
-        try:
-            data = (previous_output / relative).read_bytes()
-        except OSError:
+        stamp = unchanged_file(f"{previous_output}/{relative}", recorded[1],
+                               recorded[2] if len(recorded) > 2 else None)
+        if stamp is None:
             return None
-        if hashlib.sha256(data).hexdigest() != recorded[1]:
-            return None
-        return data.decode("utf-8")
+        self.reuses += 1
+        self.now[relative] = [fingerprint, recorded[1], stamp]
+        return stamp[0]
 
     def record(self, relative: str, fingerprint: str, data: bytes) -> None:
         self.now[relative] = [fingerprint, hashlib.sha256(data).hexdigest()]
 
-    def save(self, produced: Mapping[str, int]) -> None:
-        """Written once the build is in place: only files it produced."""
-        pages = {path: entry for path, entry in self.now.items() if path in produced}
+    def save(self, produced: Mapping[str, int], stamps: Mapping[str, list[int]]) -> None:
+        """Written once the build is in place: only files it produced, each with its
+        stamp (``stamps``: those of the files written, or found the same, by this build),
+        and the same for the memos of other files (``companions``)."""
+        pages = {path: [*entry[:2], entry[2] if len(entry) > 2 else stamps.get(path)]
+                 for path, entry in self.now.items() if path in produced}
         logger.info("%d pages taken from the previous build, %d rendered", self.reuses,
                     len(pages) - self.reuses)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -455,3 +463,5 @@ class RenderMemo:
         temporary.write_text(json.dumps({"site": self.site, "pages": pages,
                                          "templates": templates}), encoding="utf-8")
         temporary.replace(self.path)
+        for companion in self.companions:
+            companion.stamp(stamps)

@@ -5,8 +5,9 @@ Making a file and its folder costs the system 0.1–1 ms on the disks measured, 
 of what rendering the page costs; a second process does it on another core. (A thread
 would share the interpreter's lock with the renderer and wait for it after each system
 call.) The build hands each file over as a frame on the process's standard input, the
-pipe holding back the build when the process lags; ``settle`` asks which files it wrote
-and what failed.
+pipe holding back the build when the process lags; ``settle`` asks which files it wrote,
+the stamp of each file it was given (``stamps``: what tells the next build the file was
+not touched since, ``milpa.outputs.file_stamp``) and what failed.
 
 Run as a script (``python -I -S writing.py``), only the standard library is imported.
 """
@@ -35,11 +36,13 @@ class WriteFailed(OSError):
 
 class WritingProcess:
     """The build's side: hands files over and learns which it wrote (``changed``: the
-    relative paths of files not the same as the previous output's)."""
+    relative paths of files not the same as the previous output's) and the stamp of each
+    file given as bytes, written or the same as before (``stamps``)."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
         self.changed: list[str] = []
+        self.stamps: dict[str, list[int]] = {}
         self._failure: str | None = None
 
     def write(self, relative: str, target: str, previous: str | None, data: bytes) -> None:
@@ -81,6 +84,7 @@ class WritingProcess:
             return
         said = json.loads(answer)
         self.changed += said["changed"]
+        self.stamps.update(said["stamps"])
         self._failure = said["failure"]
 
     @property
@@ -110,34 +114,42 @@ class WritingProcess:
             self.process.stdout.close()
 
 
-def _same_file(path: str, data: bytes) -> bool:
-    """Whether the file at ``path`` holds exactly ``data``."""
+def _stamp(descriptor: int) -> list[int]:
+    """An open file's stamp, as ``milpa.outputs.file_stamp`` takes it."""
+    status = os.fstat(descriptor)
+    return [status.st_size, status.st_mtime_ns, status.st_ino]
+
+
+def _same_file(path: str, data: bytes) -> list[int] | None:
+    """The stamp of the file at ``path`` if it holds exactly ``data``."""
     try:
         with open(path, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size != len(data):
-                return False
-            return handle.read() == data
+            stamp = _stamp(handle.fileno())
+            return stamp if stamp[0] == len(data) and handle.read() == data else None
     except OSError:  # not there before (or not a file): write it
-        return False
+        return None
 
 
-def _write_file(path: str, data: bytes) -> None:
-    """``data`` as the file at ``path``, in as few system calls as it takes."""
+def _write_file(path: str, data: bytes) -> list[int]:
+    """``data`` as the file at ``path``, in as few system calls as it takes; its stamp."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(descriptor, view):]
+        return _stamp(descriptor)
     finally:
         os.close(descriptor)
 
 
 class _Writer:
-    """The process's side: makes each folder once, writes or copies, counts what changed."""
+    """The process's side: makes each folder once, writes or copies, counts what changed
+    and stamps what it was given as bytes."""
 
     def __init__(self) -> None:
         self.folders: set[str] = set()
         self.changed: list[str] = []
+        self.stamps: dict[str, list[int]] = {}
 
     def _folder_for(self, target: str) -> None:
         folder = os.path.dirname(target)
@@ -145,12 +157,14 @@ class _Writer:
             os.makedirs(folder, exist_ok=True)
             self.folders.add(folder)
 
-    def write(self, target: str, previous: str, data: bytes) -> bool:
-        if previous and _same_file(previous, data):
-            return False
-        self._folder_for(target)
-        _write_file(target, data)
-        return True
+    def write(self, relative: str, target: str, previous: str, data: bytes) -> bool:
+        stamp = _same_file(previous, data) if previous else None
+        written = stamp is None
+        if written:
+            self._folder_for(target)
+            stamp = _write_file(target, data)
+        self.stamps[relative] = stamp
+        return written
 
     def copy(self, target: str, previous: str, source: str) -> bool:
         try:
@@ -170,13 +184,14 @@ def _serve(frames: BinaryIO, answers: BinaryIO) -> None:
         kind, *sizes = _HEADER.unpack(header)
         relative, target, previous, payload = (frames.read(size) for size in sizes)
         if kind == _SETTLE:
-            said = {"changed": writer.changed, "failure": failure}
+            said = {"changed": writer.changed, "stamps": writer.stamps, "failure": failure}
             answers.write(json.dumps(said).encode() + b"\n")
             answers.flush()
-            writer.changed = []
+            writer.changed, writer.stamps = [], {}
         elif failure is None:
             try:
-                done = writer.write(os.fsdecode(target), os.fsdecode(previous), payload) \
+                done = writer.write(os.fsdecode(relative), os.fsdecode(target),
+                                    os.fsdecode(previous), payload) \
                     if kind == _WRITE else \
                     writer.copy(os.fsdecode(target), os.fsdecode(previous), os.fsdecode(payload))
             except OSError as error:

@@ -123,7 +123,6 @@ class StableWriter(Writer):
                    url: str | None = None, **kwargs: Any) -> None:
         if not name:
             return
-        template = self.template_for(template)
         if paginated is None:
             paginated = {key: val for key, val in kwargs.items() if key in {"articles", "dates"}}
         if not (paginated and template_name in self.settings["PAGINATED_TEMPLATES"]):
@@ -143,10 +142,6 @@ class StableWriter(Writer):
             self._write_page(template, context, page.save_as, page_kwargs, relative_urls,
                              override_output)
 
-    def template_for(self, template: Any) -> Any:
-        """What renders a page: the template itself here."""
-        return template
-
     def _write_page(self, template: Any, context: dict[str, Any], name: str,
                     kwargs: dict[str, Any], relative_urls: bool, override: bool) -> None:
         localcontext = context.copy()
@@ -160,13 +155,18 @@ class StableWriter(Writer):
         # Pelican's own: contents adjust their links to the page being written.
         if localcontext["localsiteurl"]:
             context["localsiteurl"] = localcontext["localsiteurl"]
-        output = template.render(localcontext)
         path = sanitised_join(self.output_path, name)
+        self.write_rendered(template, localcontext, path, override)
+        logger.info('Writing "%s"', path)
+        signals.content_written.send(path, context=localcontext)
+
+    def write_rendered(self, template: Any, localcontext: dict[str, Any], path: str,
+                       override: bool) -> None:
+        """The page ``template`` renders from ``localcontext``, as the file ``path``."""
+        output = template.render(localcontext)
         self.make_folder(path)
         with self._open_w(path, "utf-8", override=override) as handle:
             handle.write(output)
-        logger.info('Writing "%s"', path)
-        signals.content_written.send(path, context=localcontext)
 
     def make_folder(self, path: str) -> None:
         """Makes the folder of the file ``path`` before it is written."""
