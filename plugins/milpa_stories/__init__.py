@@ -6,6 +6,7 @@ from .fields import normalise_fields, read_story_fields
 from .fragments import install as install_fragments
 from .languages import LanguagesGenerator
 from .listing import drop_expired, lists_that_answer_at_once, pinned_first
+from .order import read_in_order
 from .pagination import stable_writer
 from .strict import check_before_reading, refuse_errors
 from .urls import keep_source_path, settle_urls
@@ -40,6 +41,9 @@ def register() -> None:
     signals.all_generators_finalized.connect(settle_urls)
     # What a listing shows of a story is made once per build, not once per listing.
     signals.generator_init.connect(install_fragments)
+    # Stories and pages are read in the same order whatever the run's string hashing.
+    signals.article_generator_init.connect(read_in_order)
+    signals.page_generator_init.connect(read_in_order)
     # Language pages need the final list of stories and translations.
     signals.get_generators.connect(get_generators)
     # Listings are cut from the oldest story: a new story leaves older pages as they were.
