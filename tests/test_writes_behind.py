@@ -116,6 +116,21 @@ def test_a_write_that_fails_fails_the_build_and_keeps_the_output(
     assert [process.process.returncode for process in processes[1:]] == [0]
 
 
+def test_a_page_where_a_storys_folder_is_fails_a_rebuild_too(mini_site: MiniSite) -> None:
+    mini_site.add("stories/new.md", story("New", Date="2026-05-20"))
+    some_stories(mini_site)
+    mini_site.build()
+    before = stamps(mini_site.output)
+    # The story's folder is kept from the previous output: nothing refuses the page but
+    # the build, which would otherwise put the page in place of the story.
+    mini_site.add("pages/clash.md", "Title: Clash\nSave_As: stories/new\n\nText.\n")
+    with pytest.raises(BuildFailed, match=r"stories/new: one page is written there and "
+                                          r"another inside a folder of that name "
+                                          r"\(stories/new/index.html\)"):
+        mini_site.build()
+    assert stamps(mini_site.output) == before
+
+
 def test_a_writing_process_that_dies_fails_the_build_and_keeps_the_output(
         mini_site: MiniSite, processes) -> None:
     some_stories(mini_site)

@@ -44,7 +44,15 @@ from milpa_stories.urls import ARTICLE_LISTS, PAGE_LISTS
 
 from .finishing import strip_copied_media
 from .gone import taken_down, write_gone_site
-from .keeping import KeepingWriter, apply, keeping_writer, settle, shadow_files, writing_behind
+from .keeping import (
+    KeepingWriter,
+    apply,
+    clashing_outputs,
+    keeping_writer,
+    settle,
+    shadow_files,
+    writing_behind,
+)
 from .markdown_reader import ReusedMarkdownReader
 from .memo import RenderMemo, site_fingerprint
 
@@ -455,6 +463,12 @@ def build(settings: dict[str, Any]) -> BuildSummary:
         shutil.rmtree(staging, ignore_errors=True)
         raise BuildFailed([f"the build stopped: {error}"]) from error
     produced, written = settle(staging, final, writer, written)
+    clashes = clashing_outputs(produced)
+    if clashes:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildFailed([f"{path}: one page is written there and another inside a folder of "
+                           f"that name ({inside}); give one of them another Save_As"
+                           for path, inside in clashes.items()])
     changed_feeds = _changed_feeds(written)
     apply(staging, final, produced, written)
     memo.save(produced, writer.stamps)

@@ -222,6 +222,21 @@ def settle(shadow: Path, previous: Path, writer: KeepingWriter, written: Iterabl
     return produced, left
 
 
+def clashing_outputs(produced: Iterable[str]) -> dict[str, str]:
+    """Files whose path another file needs as a folder (``a`` and ``a/b``), each with one
+    such file: only one of the two can be in the output. A rebuild keeps the folder from
+    the previous output, so the system would not refuse it as in a first build."""
+    paths = set(produced)
+    folders: set[str] = set()
+    for path in paths:
+        folder = path.rpartition("/")[0]
+        while folder and folder not in folders:
+            folders.add(folder)
+            folder = folder.rpartition("/")[0]
+    return {path: min(other for other in paths if other.startswith(f"{path}/"))
+            for path in sorted(paths & folders)}
+
+
 def apply(shadow: Path, final: Path, produced: dict[str, int], written: Iterable[str]
           ) -> None:
     """Put the shadow's files (``written``) in place in ``final`` and remove what was not
