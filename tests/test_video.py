@@ -3,8 +3,11 @@ reaches the site; bounded in length, frame size and time; never published raw.""
 
 from __future__ import annotations
 
+import os
 import re
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -21,7 +24,7 @@ from .clips import (
     mjpeg_mov_with_exif,
     picture,
 )
-from .conftest import SECRET_SERIAL, MiniSite, story
+from .conftest import ROOT, SECRET_SERIAL, MiniSite, story
 from .privacy import digests, video_leaks, video_tags
 
 SECRETS = (GPS_TEXT, b"17.0654", b"SN-9", SECRET_SERIAL.encode(), b"PhoneMaker", b"phone clip")
@@ -287,3 +290,13 @@ def test_more_than_thirty_frames_a_second_are_thinned(tmp_path: Path) -> None:
     [video] = published(clip(tmp_path / "fast.mp4", rate=60, audio=False), tmp_path / "cache")
     with av.open(str(video)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 30
+
+
+def test_a_build_loads_pyav_only_for_a_video() -> None:
+    # Loading PyAV and its FFmpeg costs every command a tenth of a second.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, publish, milpa_site.build, milpa_media, milpa.checks;"
+         " print('av' in sys.modules)"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"},
+        capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"
