@@ -161,16 +161,17 @@ class CheckCache:
             self._dates[_str(text)] = None if parsed is None else \
                 datetime.fromisoformat(_str(parsed))
 
-    def facts(self, name: str, data: bytes) -> Facts | None:
-        """The record of source ``name`` if it was made from these very bytes."""
+    def facts(self, name: str, sha: str) -> Facts | None:
+        """The record of source ``name`` if it was made from the bytes whose digest is
+        ``sha`` (``digest``)."""
         found = self._records.get(name)
-        if found is None or found[0] != digest(data):
+        if found is None or found[0] != sha:
             return None
         self._kept[name] = found
         return found[1]
 
-    def remember(self, name: str, data: bytes, facts: Facts) -> None:
-        self._kept[name] = (digest(data), facts)
+    def remember(self, name: str, sha: str, facts: Facts) -> None:
+        self._kept[name] = (sha, facts)
         self._changed = True
 
     def date(self, text: str) -> tuple[bool, datetime | None]:

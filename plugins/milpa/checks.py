@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .checkcache import CheckCache, Facts
+from .checkcache import CheckCache, Facts, digest
 from .frontmatter import FrontMatter, parse_front_matter
 from .i18n import N_, SOURCE_LANG, editor_text
 from .images import PHOTO_SUFFIXES, ImageTooLarge, opened_within
@@ -225,6 +225,9 @@ class SiteCheck:
         # first bytes (is it a photo?).
         self._names: dict[str, str] = {}
         self._heads: dict[str, bytes] = {}
+        # Each source's digest (milpa.checkcache.digest) by its absolute path: what the
+        # build's content cache would read and hash it again for.
+        self.source_digests: dict[str, str] = {}
         story_paths = list(markdown_files(self.root, settings.get("ARTICLE_PATHS", [""])))
         page_paths = list(markdown_files(self.root, settings.get("PAGE_PATHS", ["pages"])))
         pages = {str(p) for p in page_paths}
@@ -239,12 +242,14 @@ class SiteCheck:
         root = f"{self.root}{os.sep}"
         name = self._names[text] = text[len(root):].replace(os.sep, "/") \
             if text.startswith(root) else text
-        facts = self.cache.facts(name, data) if self.cache else None
+        # Named as Pelican's reader names it (not resolved: a link stays a link).
+        sha = self.source_digests[os.path.abspath(text)] = digest(data)  # noqa: PTH100
+        facts = self.cache.facts(name, sha) if self.cache else None
         if facts is None:
             # Not read_text: its newlines are the same to splitlines().
             facts = read_source(data.decode("utf-8"), path, self.slugify)
             if self.cache:
-                self.cache.remember(name, data, facts)
+                self.cache.remember(name, sha, facts)
         return Source(path, facts, is_story)
 
     def _date(self, value: str) -> datetime:

@@ -312,15 +312,26 @@ def _no_stamp(_path: str) -> bytes:
 
 
 @contextmanager
-def _stamping_sources_once() -> Iterator[None]:
-    """Pelican stamps each source (reads and hashes it) for its generators' own content
-    cache even when that cache is off, as it is here (``CONTENT_CACHING_LAYER``: the
-    reader's): twice more than the reader's cache needs. A generator whose cache is off is
-    given a stamp that costs nothing; it is compared with nothing."""
+def _stamping_sources_once(digests: Mapping[str, str]) -> Iterator[None]:
+    """Each source is read and hashed once, by the check (``digests``: its digests by
+    absolute path). Pelican's reader cache stamps a source with the same digest
+    (``CHECK_MODIFIED_METHOD``: sha256), so it is given the check's; and Pelican stamps
+    each source twice more for its generators' own content cache even when that cache is
+    off, as it is here (``CONTENT_CACHING_LAYER``: the reader's): a generator whose cache
+    is off is given a stamp that costs nothing, as it is compared with nothing."""
 
     def once(generator: Any) -> None:
         if generator.settings["CONTENT_CACHING_LAYER"] != "generator":
             generator._filestamp_func = _no_stamp
+        readers = generator.readers
+        hashed = readers._filestamp_func
+
+        def stamp(path: str) -> bytes:
+            found = digests.get(path)
+            return hashed(path) if found is None else bytes.fromhex(found)
+
+        if readers.settings["CHECK_MODIFIED_METHOD"] == "sha256":
+            readers._filestamp_func = stamp
 
     for signal in (signals.article_generator_init, signals.page_generator_init):
         signal.connect(once)
@@ -372,7 +383,7 @@ def render_memo(settings: Mapping[str, Any]) -> RenderMemo:
 
 
 def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path, Any],
-                 sources: Container[Path], memo: RenderMemo
+                 sources: Container[Path], memo: RenderMemo, digests: Mapping[str, str]
                  ) -> tuple[_Errors, dict[str, int], _Run, KeepingWriter]:
     """One Pelican run into the shadow folder ``staging``, keeping what did not change in
     the output folder. Raises BuildFailed for a plugin that did not register or a
@@ -382,7 +393,7 @@ def _run_pelican(settings: dict[str, Any], staging: Path, excluded: Mapping[Path
     writer = keeping_writer(Path(settings["OUTPUT_PATH"]), memo)
     with (_collecting_errors(sources, content) as errors, _counting_content() as counts,
           _leaving_out(excluded, errors) as run, _quiet_pelican(), writing_with(writer),
-          writing_behind(writer), _stamping_sources_once()):
+          writing_behind(writer), _stamping_sources_once(digests)):
         runner = Pelican(pelican_settings(settings, staging, memo.site))
         missing = len(settings.get("PLUGINS") or []) - len(runner.plugins)
         if missing:
@@ -417,6 +428,7 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     problems = [p for p in _key_problems(settings) + _did_problems(settings) + site.run()
                 if p.blocks_build]
     sources = _SourcePaths(site.sources)
+    digests = site.source_digests
     site_wide = [str(p) for p in problems if p.path.resolve() not in sources]
     if site_wide:
         raise BuildFailed(site_wide)
@@ -439,7 +451,8 @@ def build(settings: dict[str, Any]) -> BuildSummary:
     staging = final.with_name(f".{final.name}.building-{os.getpid()}")
     try:
         memo = render_memo(settings)
-        errors, counts, run, writer = _run_pelican(settings, staging, excluded, sources, memo)
+        errors, counts, run, writer = _run_pelican(settings, staging, excluded, sources, memo,
+                                                   digests)
         # Stories report their problems as Pelican reads them, before the lists are
         # settled; an error about one that is still listed means its page was written.
         if any(path not in run.left_out for path in errors.by_source):
