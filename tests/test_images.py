@@ -93,6 +93,20 @@ def test_changed_options_make_new_renditions(tmp_path: Path) -> None:
     assert small != large
 
 
+def test_a_photo_under_another_name_is_named_after_it_whatever_the_cache_met_first(
+        tmp_path: Path) -> None:
+    source = photo_with_secrets(tmp_path / "p.jpg").read_bytes()
+    cache = RenditionCache(tmp_path / "cache", ImageOptions())
+    loom, _ = cache.process(source, "zz-loom.jpg")
+    # Another cache object, as in the next build: the same bytes met under another name.
+    weavers, _ = RenditionCache(tmp_path / "cache", ImageOptions()).process(source,
+                                                                            "weavers.jpg")
+    assert all(r.name.startswith("weavers-") for r in weavers.renditions)
+    assert all(r.name.startswith("zz-loom-") for r in loom.renditions)
+    assert all(r.name.startswith("weavers-") for r in cache.process(source, "weavers.jpg")[0]
+               .renditions)
+
+
 def noise(path: Path, size: tuple[int, int] = (1200, 800)) -> bytes:
     """A photo no encoder can shrink: random pixels."""
     Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(path, "PNG")

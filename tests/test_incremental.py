@@ -221,6 +221,16 @@ def test_builds_of_the_same_content_agree_whatever_the_string_hashing(site: Mini
     assert outputs[2] == outputs[0]
 
 
+def test_two_static_files_copied_to_one_place_are_refused(mini_site: MiniSite) -> None:
+    # Pelican copies static files in an order that changes from run to run: the last wins.
+    mini_site.add("extra/robots.txt", "User-agent: *\nAllow: /\n")
+    mini_site.add("robots.txt", "User-agent: *\nDisallow: /\n")
+    mini_site.add("stories/a.md", story("A", "[robots]({static}/robots.txt)"))
+    with pytest.raises(BuildFailed, match=r"robots.txt: extra/robots.txt and robots.txt would "
+                                          r"all be copied there"):
+        mini_site.build()
+
+
 def test_rebuilds_after_theme_reply_reaction_follower_and_translation_match_full_builds(
         mini_site: MiniSite, tmp_path: Path) -> None:
     theme = tmp_path / "theme"

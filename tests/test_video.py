@@ -300,3 +300,11 @@ def test_a_build_loads_pyav_only_for_a_video() -> None:
         cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}{os.pathsep}{ROOT}"},
         capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_a_video_under_another_name_has_an_entry_of_its_own(tmp_path: Path) -> None:
+    # Its renditions are named after it: the same bytes under another name are not theirs.
+    (tmp_path / "river.mp4").write_bytes(b"the same bytes")
+    (tmp_path / "loom.mp4").write_bytes(b"the same bytes")
+    cache = VideoCache(tmp_path / "cache", VideoOptions())
+    assert cache.entry_of(tmp_path / "river.mp4") != cache.entry_of(tmp_path / "loom.mp4")

@@ -268,14 +268,17 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
 
 
 class RenditionCache:
-    """Renditions on disk, keyed by the source's bytes and the pipeline's options."""
+    """Renditions on disk, keyed by the source's bytes, its name (the renditions are named
+    after it: the same photo under another name is another entry, so what a build
+    publishes never depends on which name an earlier build met first) and the pipeline's
+    options."""
 
     def __init__(self, folder: Path, options: ImageOptions) -> None:
         self.folder = folder
         self.options = options
         # Photos already seen by this cache object: a photo shown on many pages is looked
         # up on disk once.
-        self._seen: dict[str, tuple[ProcessedImage, Path]] = {}
+        self._seen: dict[tuple[str, str], tuple[ProcessedImage, Path]] = {}
 
     def process(self, source: bytes, name: str) -> tuple[ProcessedImage, Path]:
         """The photo's description and the folder holding its renditions, made if new."""
@@ -289,19 +292,21 @@ class RenditionCache:
 
     def _process(self, digest: str, source: Callable[[], bytes], name: str
                  ) -> tuple[ProcessedImage, Path]:
-        seen = self._seen.get(digest)
+        stem = safe_stem(name)
+        seen = self._seen.get((digest, stem))
         if seen is None or not seen[1].is_dir():  # the cache folder may have been cleared
-            seen = self._seen[digest] = self._lookup_or_render(digest, source, name)
+            seen = self._seen[digest, stem] = self._lookup_or_render(digest, source, stem)
         return seen
 
-    def _lookup_or_render(self, digest: str, source: Callable[[], bytes], name: str
+    def _lookup_or_render(self, digest: str, source: Callable[[], bytes], stem: str
                           ) -> tuple[ProcessedImage, Path]:
-        key = hashlib.sha256((digest + self.options.fingerprint()).encode()).hexdigest()
+        key = hashlib.sha256(
+            json.dumps([digest, stem, self.options.fingerprint()]).encode()).hexdigest()
         entry = self.folder / key[:24]
         meta = entry / "meta.json"
         if meta.exists():
             return ProcessedImage.from_json(json.loads(meta.read_text())), entry
-        described, files = render(source(), safe_stem(name), self.options)
+        described, files = render(source(), stem, self.options)
         self.folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))
         for file_name, data in files.items():

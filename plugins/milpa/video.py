@@ -151,8 +151,10 @@ class VideoCache:
         self.options = options
 
     def entry_of(self, source_path: Path) -> Path:
-        digest = hashlib.sha256(
-            (_file_digest(source_path) + self.options.fingerprint()).encode()).hexdigest()
+        # Named after the source, as the renditions are (see milpa.images.RenditionCache).
+        digest = hashlib.sha256(json.dumps([
+            _file_digest(source_path), safe_stem(source_path.name), self.options.fingerprint(),
+        ]).encode()).hexdigest()
         return self.folder / f"video-{digest[:24]}"
 
     def process(self, source_path: Path) -> tuple[ProcessedVideo, Path]:

@@ -6,7 +6,7 @@ from .fields import normalise_fields, read_story_fields
 from .fragments import install as install_fragments
 from .languages import LanguagesGenerator
 from .listing import drop_expired, lists_that_answer_at_once, pinned_first
-from .order import read_in_order
+from .order import read_in_order, refuse_shared_places
 from .pagination import stable_writer
 from .strict import check_before_reading, refuse_errors
 from .urls import keep_source_path, settle_urls
@@ -44,6 +44,7 @@ def register() -> None:
     # Stories and pages are read in the same order whatever the run's string hashing.
     signals.article_generator_init.connect(read_in_order)
     signals.page_generator_init.connect(read_in_order)
+    signals.static_generator_finalized.connect(refuse_shared_places)
     # Language pages need the final list of stories and translations.
     signals.get_generators.connect(get_generators)
     # Listings are cut from the oldest story: a new story leaves older pages as they were.
