@@ -40,6 +40,7 @@ if __name__ == "__main__":
 
 import asyncio
 import functools
+import gc
 import ipaddress
 import json
 import logging
@@ -919,4 +920,11 @@ def keys_command(settings: dict[str, Any], force: bool) -> None:
 
 
 if __name__ == "__main__":
-    cli()
+    # What is loaded now lives as long as the process, and a build's content objects as
+    # long as the build: the collector's full passes need not walk the one, nor walk the
+    # other once more on the way out (0.5 s of a 3.5 s rebuild of 4,000 stories).
+    gc.freeze()
+    try:
+        cli()
+    finally:
+        gc.freeze()
