@@ -159,24 +159,19 @@ class OutputMemo:
         entry = self.now.get(relative)
         return entry["sha"] if entry else None
 
-    def save(self) -> None:
-        """Written as soon as the files are: an entry whose file never reached the output
-        (a build that failed later) is not reused, as the file's bytes are checked first.
-        Written again with the new files' stamps once they are in place (``stamp``)."""
-        if not self.enabled:
-            return
-        logger.info("%s: %d files taken from the previous build", self.name, self.reuses)
-        self._store()
+    def report(self) -> None:
+        """Says how many files were kept. The memo itself is stored once the build is in
+        place (``stamp``): a build that fails leaves the previous memo, which describes
+        the previous output it leaves untouched."""
+        if self.enabled:
+            logger.info("%s: %d files taken from the previous build", self.name, self.reuses)
 
     def stamp(self, stamps: Mapping[str, list[int]]) -> None:
-        """The stamps of the files this build wrote or found the same, now in place: the
-        next build knows them unchanged without reading them."""
+        """Stored with the stamps of the files this build wrote or found the same, now in
+        place: the next build knows them unchanged without reading them."""
         for relative, entry in self.now.items():
             if entry.get("stamp") is None:
                 entry["stamp"] = stamps.get(relative)
-        self._store()
-
-    def _store(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         temporary.write_text(json.dumps({"site": self.pages.site, "files": self.now}),

@@ -211,7 +211,7 @@ class FediverseGenerator:
         for actor in fediverse.actors:
             self.write_actor(actor, documents)
         self.write_discovery()
-        self.memo.save()
+        self.memo.report()
         logger.info("Wrote %d actors and %d stories for the Fediverse", len(fediverse.actors),
                     len(documents))
 

@@ -80,5 +80,5 @@ class FeedsGenerator:
                 document = build(spec)
                 memo.record(path, inputs, document)
                 write_output(writer, self.output, path, document)
-        memo.save()
+        memo.report()
         logger.info("Wrote %d feeds", 2 * len(self.index.all()))
